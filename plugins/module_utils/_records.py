@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to netaudit.sockets: the socket record, its field names, state names and normalisation."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+# Every record carries exactly these keys, in this order (DESIGN.md, "A socket record").
+FIELDS = (
+    'netid', 'state', 'family',
+    'local_address', 'local_port', 'peer_address', 'peer_port',
+    'interface', 'v6only', 'recv_q', 'send_q', 'inode', 'uid', 'user',
+    'processes', 'netns',
+)
+
+# State numbers are the kernel's TCP_* values, which are also ss's state bits.
+STATE_NAMES = {
+    0: 'UNKNOWN',
+    1: 'ESTAB',
+    2: 'SYN-SENT',
+    3: 'SYN-RECV',
+    4: 'FIN-WAIT-1',
+    5: 'FIN-WAIT-2',
+    6: 'TIME-WAIT',
+    7: 'UNCONN',
+    8: 'CLOSE-WAIT',
+    9: 'LAST-ACK',
+    10: 'LISTEN',
+    11: 'CLOSING',
+}
+STATE_NUMBERS = dict((name, number) for number, name in STATE_NAMES.items())
+ALL_STATES = (1 << 12) - 1
+
+FAMILY_NAMES = {
+    socket.AF_INET: 'inet',
+    socket.AF_INET6: 'inet6',
+    socket.AF_UNIX: 'unix',
+    17: 'link',      # AF_PACKET
+    16: 'netlink',   # AF_NETLINK
+    40: 'vsock',     # AF_VSOCK
+}
+
+# ss's netid for each inet protocol number.
+INET_NETIDS = {6: 'tcp', 17: 'udp', 255: 'raw', 132: 'sctp', 262: 'mptcp', 33: 'dccp'}
+
+
+def state_name(number):
+    """The state as ss prints it; numbers ss has no name for print as UNKNOWN."""
+    return STATE_NAMES.get(number, 'UNKNOWN')
+
+
+def inet_address_text(family, raw):
+    """Canonical text of an address from its network-order bytes (4 or 16 of them; extra bytes ignored)."""
+    if family == socket.AF_INET:
+        return socket.inet_ntop(socket.AF_INET, bytes(raw[:4]))
+    return str(ipaddress.IPv6Address(bytes(raw[:16])))
+
+
+def new_record(**values):
+    """A record with every field present: the given values, None (or [] for processes) for the rest."""
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise ValueError('unknown socket record field(s): %s' % ', '.join(sorted(unknown)))
+    record = dict.fromkeys(FIELDS)
+    record['processes'] = []
+    record.update(values)
+    return record
+
+
+def sort_key(record):
+    """A stable order: table, family, local address and port, peer address and port, inode."""
+    return (
+        record['netid'] or '', record['family'] or '',
+        record['local_address'] or '', record['local_port'] or 0,
+        record['peer_address'] or '', record['peer_port'] or 0,
+        record['inode'] or 0, record['netns'] or '',
+    )
