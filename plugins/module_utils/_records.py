@@ -47,6 +47,8 @@ FAMILY_NAMES = {
 # ss's netid for each inet protocol number.
 INET_NETIDS = {6: 'tcp', 17: 'udp', 255: 'raw', 132: 'sctp', 262: 'mptcp', 33: 'dccp'}
 
+_V4_MAPPED_PREFIX = b'\x00' * 10 + b'\xff\xff'
+
 
 def state_name(number):
     """The state as ss prints it; numbers ss has no name for print as UNKNOWN."""
@@ -57,6 +59,9 @@ def inet_address_text(family, raw):
     """Canonical text of an address from its network-order bytes (4 or 16 of them; extra bytes ignored)."""
     if family == socket.AF_INET:
         return socket.inet_ntop(socket.AF_INET, bytes(raw[:4]))
+    if bytes(raw[:12]) == _V4_MAPPED_PREFIX:
+        # Python < 3.13 prints '::ffff:a00:1'; ss and DESIGN.md show the dotted form on every version.
+        return '::ffff:' + socket.inet_ntop(socket.AF_INET, bytes(raw[12:16]))
     return str(ipaddress.IPv6Address(bytes(raw[:16])))
 
 
