@@ -1,0 +1,271 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+DOCUMENTATION = r"""
+---
+module: socket_facts
+short_description: Gather socket facts with netlink sock_diag and the ss filter language
+version_added: 0.1.0
+description:
+  - Lists the sockets of a Linux host the way C(ss) does, by asking the kernel over netlink sock_diag,
+    and returns them as facts, one record per socket, with the processes that own each one.
+  - A filter written in the C(ss) filter language selects sockets; it is compiled to kernel bytecode
+    and evaluated in the kernel where C(ss) would evaluate it there.
+  - When some data cannot be seen (not root, so other users' processes are hidden; a table the kernel
+    lacks), the sockets found are still returned and RV(ansible_facts.socket_meta.complete) is V(false),
+    with the reasons in RV(ansible_facts.socket_meta.incomplete_reasons).
+  - The module never changes the host. It runs no C(ss) or C(ps) command.
+author:
+  - netaudit.sockets developers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: posix
+options:
+  filter:
+    description:
+      - An C(ss) filter, exactly as typed after C(ss)'s options, without shell quoting.
+      - Optional leading C(state NAME) / C(exclude NAME) clauses select states (for example C(state listening),
+        C(exclude time-wait), or groups such as C(connected)); then an expression of C(src), C(dst), C(sport),
+        C(dport), C(dev), C(fwmark), C(cgroup) and C(autobound) terms joined with C(and), C(or), C(not) and parentheses.
+      - C(and) and C(or) have equal precedence and group from left to right, as in C(ss) itself.
+      - A state clause overrides O(listening).
+    type: str
+  tables:
+    description:
+      - Socket tables to read, named as C(ss -A) names them.
+      - V(inet) and V(all) mean every table this version reads (V(tcp) and V(udp)).
+      - Naming a table that is not read yet (for example V(unix)) is an error, never a silent gap.
+    type: list
+    elements: str
+    default: [tcp, udp]
+  listening:
+    description:
+      - Like C(ss -l), return only listening TCP sockets and unconnected (bound) UDP sockets.
+      - When false and O(filter) has no state clause, sockets in every state are returned (like C(ss -a)).
+    type: bool
+    default: false
+  processes:
+    description:
+      - Attribute each socket to the processes that hold it open (like C(ss -p)), with name, pid and file descriptor of every owner.
+      - Without root, the owners of sockets held by other users' processes cannot be seen;
+        RV(ansible_facts.socket_meta.complete) is then V(false).
+    type: bool
+    default: true
+notes:
+  - Linux only in this version. Needs the kernel's C(inet_diag), C(tcp_diag) and C(udp_diag) support, present in every mainstream kernel.
+  - Run as root (C(become)) to see every socket's owner.
+  - The short name C(socket_facts) works in playbooks that list C(netaudit.sockets) under C(collections);
+    for ad hoc commands use the full name, or see the collection README for a library path that makes the short name work.
+seealso:
+  - name: ss(8)
+    description: The command whose filter language and output this module follows.
+    link: https://man7.org/linux/man-pages/man8/ss.8.html
+"""
+
+EXAMPLES = r"""
+- name: Gather every TCP and UDP socket with its owners
+  netaudit.sockets.socket_facts:
+
+- name: Only listening sockets
+  netaudit.sockets.socket_facts:
+    listening: true
+
+- name: Established connections to the SSH port, selected in the kernel
+  netaudit.sockets.socket_facts:
+    filter: state established ( sport = :ssh or dport = :ssh )
+
+- name: Show what listens on the host, one line per socket
+  ansible.builtin.debug:
+    msg: "{{ item.netid }} {{ item.local_address }}:{{ item.local_port }} {{ item.processes | map(attribute='name') | join(',') }}"
+  loop: "{{ ansible_facts['sockets'] | selectattr('state', 'in', ['LISTEN', 'UNCONN']) }}"
+  loop_control:
+    label: "{{ item.netid }}/{{ item.local_port }}"
+
+- name: Fail when the facts are partial (for example, not run as root)
+  ansible.builtin.assert:
+    that: ansible_facts['socket_meta']['complete']
+    fail_msg: "{{ ansible_facts['socket_meta']['incomplete_reasons'] | join('; ') }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts about the host's sockets.
+  returned: always
+  type: dict
+  contains:
+    sockets:
+      description:
+        - One record per socket, sorted by table, family, local address and port, peer address and port, and inode.
+        - Every key is always present; a key that does not apply is V(null).
+      returned: always
+      type: list
+      elements: dict
+      contains:
+        netid:
+          description: The table, as C(ss) prints it (V(tcp), V(udp)).
+          type: str
+          sample: tcp
+        state:
+          description: The state, as C(ss) prints it (V(LISTEN), V(ESTAB), V(UNCONN), V(TIME-WAIT) ...).
+          type: str
+          sample: LISTEN
+        family:
+          description: V(inet) or V(inet6).
+          type: str
+          sample: inet6
+        local_address:
+          description: Local address in canonical text, without brackets or scope.
+          type: str
+          sample: "::"
+        local_port:
+          description: Local port; 0 for the wildcard port.
+          type: int
+          sample: 22
+        peer_address:
+          description: Peer address (V(0.0.0.0) or V(::) for a listener).
+          type: str
+          sample: "::"
+        peer_port:
+          description: Peer port (0 for a listener).
+          type: int
+          sample: 0
+        interface:
+          description: The device the socket is bound to (including an IPv6 scope device), or V(null).
+          type: str
+          sample: null
+        v6only:
+          description: For V(inet6) sockets, whether the socket accepts IPv6 only; V(false) on a V(::) listener means dual stack. V(null) for V(inet).
+          type: bool
+          sample: false
+        recv_q:
+          description: As C(ss) prints it; for a listener, the accept queue length.
+          type: int
+          sample: 0
+        send_q:
+          description: As C(ss) prints it; for a listener, the backlog limit.
+          type: int
+          sample: 128
+        inode:
+          description: The socket's inode number (0 for TIME-WAIT sockets).
+          type: int
+          sample: 21873
+        uid:
+          description: The socket's owner uid.
+          type: int
+          sample: 0
+        user:
+          description: The user name for the uid, or V(null) when it does not resolve.
+          type: str
+          sample: root
+        processes:
+          description: Every process holding the socket open; empty when none is known.
+          type: list
+          elements: dict
+          sample: [{"name": "sshd", "pid": 712, "fd": 3}]
+        netns:
+          description: The network namespace label; V(null) for the module's own namespace.
+          type: str
+          sample: null
+    socket_meta:
+      description: How the facts were gathered, and whether they are complete.
+      returned: always
+      type: dict
+      contains:
+        backend:
+          description: Where the data came from.
+          type: str
+          sample: netlink
+        complete:
+          description: V(false) whenever the data is known to be partial.
+          type: bool
+          sample: true
+        incomplete_reasons:
+          description: Why the data is partial, one sentence each.
+          type: list
+          elements: str
+          sample: []
+        notes:
+          description: Other things worth knowing that do not make the data partial, such as a filter evaluated in userspace.
+          type: list
+          elements: str
+          sample: []
+        filter:
+          description: The filter as given, or V(null).
+          type: str
+          sample: state listening
+        tables:
+          description: The tables read.
+          type: list
+          elements: str
+          sample: [udp, tcp]
+        states:
+          description: The states asked for.
+          type: list
+          elements: str
+          sample: [UNCONN, LISTEN]
+        kernel_filtered:
+          description:
+            - V(true) when the kernel applied the whole filter, V(false) when part of it ran in userspace,
+              V(null) without a filter.
+          type: bool
+          sample: true
+        netns:
+          description: Namespaces read besides the module's own.
+          type: list
+          elements: str
+          sample: []
+        count:
+          description: Number of records returned.
+          type: int
+          sample: 12
+        elapsed_ms:
+          description: Time the gathering took, in milliseconds.
+          type: float
+          sample: 3.2
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
+from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            filter=dict(type='str'),
+            tables=dict(type='list', elements='str', default=['tcp', 'udp']),
+            listening=dict(type='bool', default=False),
+            processes=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        facts = _gather.gather(
+            tables=params['tables'],
+            listening=params['listening'],
+            processes=params['processes'],
+            filter_text=params['filter'],
+        )
+    except _gather.GatherError as exc:
+        module.fail_json(msg=str(exc))
+    except _sockdiag.SockDiagError as exc:
+        module.fail_json(msg='netlink sock_diag is not usable on this host: %s' % exc)
+    module.exit_json(changed=False, ansible_facts=facts)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Real ansible runs of socket_facts on this machine: short name, managed-host Pythons, unprivileged, examples."""
+
+import glob
+import os
+import socket
+import subprocess
+
+import pytest
+import yaml
+
+from support.natest import REPO, ansible_env, run_adhoc, run_playbook
+
+PYENV_ROOT = subprocess.run(['pyenv', 'root'], capture_output=True, text=True, check=False).stdout.strip() or os.path.expanduser('~/.pyenv')
+
+
+def pyenv_python(version):
+    found = sorted(glob.glob(os.path.join(PYENV_ROOT, 'versions', version + '*', 'bin', 'python')))
+    return found[-1] if found else None
+
+
+@pytest.fixture()
+def listener():
+    """A TCP listener of this test process on 127.0.0.1, with a known inode and owner."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(5)
+    inode = os.fstat(sock.fileno()).st_ino
+    yield sock.getsockname()[1], inode, sock.fileno()
+    sock.close()
+
+
+def find(sockets, port, inode):
+    return [r for r in sockets if r['local_port'] == port and r['inode'] == inode and r['state'] == 'LISTEN']
+
+
+def test_short_name_resolves_through_project_library(listener):
+    port, inode, fd = listener
+    results, proc = run_adhoc('localhost', 'socket_facts', 'listening=true', extra=['-c', 'local'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = results['localhost']['ansible_facts']
+    found = find(facts['sockets'], port, inode)
+    assert len(found) == 1
+    assert any(p['pid'] == os.getpid() and p['fd'] == fd for p in found[0]['processes'])
+
+
+def test_short_name_fails_without_library_path(tmp_path):
+    config = tmp_path / 'ansible.cfg'
+    config.write_text('[defaults]\n')
+    env = ansible_env(ANSIBLE_CONFIG=str(config))
+    results, proc = run_adhoc('localhost', 'socket_facts', extra=['-c', 'local'], env=env)
+    assert proc.returncode != 0
+    assert 'socket_facts' in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('version', ['3.8', '3.13'])
+def test_managed_host_pythons(version, listener):
+    python = pyenv_python(version)
+    if python is None:
+        pytest.skip('no pyenv Python %s on this machine' % version)
+    port, inode, _fd = listener
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'filter="sport = :%d"' % port,
+                              extra=['-c', 'local', '-e', 'ansible_python_interpreter=%s' % python])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = results['localhost']['ansible_facts']
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    assert facts['socket_meta']['complete'] is True
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to start a run as another user')
+def test_unprivileged_run_is_marked_incomplete(tmp_path, listener):
+    port, inode, _fd = listener
+    wrapper = tmp_path / 'python-as-nobody'
+    wrapper.write_text('#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 "$@"\n')
+    wrapper.chmod(0o755)
+    env = ansible_env(ANSIBLE_PIPELINING='True', ANSIBLE_REMOTE_TMP='/tmp')
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'listening=true',
+                              extra=['-c', 'local', '-e', 'ansible_python_interpreter=%s' % wrapper], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = results['localhost']['ansible_facts']
+    found = find(facts['sockets'], port, inode)
+    assert len(found) == 1, 'the root-owned listener is still listed'
+    assert found[0]['processes'] == [], 'its owner cannot be seen'
+    meta = facts['socket_meta']
+    assert meta['complete'] is False
+    assert any('root' in reason or 'permission' in reason for reason in meta['incomplete_reasons'])
+
+
+def test_bad_filter_is_a_clear_failure():
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'filter="sport = :ssh2"', extra=['-c', 'local'])
+    assert proc.returncode != 0
+    result = results['localhost']
+    assert 'ansible_facts' not in result
+    assert 'ssh2' in result['msg']
+    assert 'Traceback' not in result['msg']
+
+
+def test_unknown_table_is_a_clear_failure():
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'tables=tcp,bogus', extra=['-c', 'local'])
+    assert proc.returncode != 0
+    assert 'bogus' in results['localhost']['msg']
+
+
+def test_module_examples_run(tmp_path):
+    """Every task in the module's EXAMPLES runs, in order, against localhost."""
+    source = open(os.path.join(REPO, 'plugins', 'modules', 'socket_facts.py')).read()
+    namespace = {}
+    exec(compile(source.split('from ansible.module_utils')[0], 'socket_facts.py', 'exec'), namespace)  # docs only
+    tasks = yaml.safe_load(namespace['EXAMPLES'])
+    playbook = tmp_path / 'examples.yml'
+    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False, 'tasks': tasks}]))
+    proc = run_playbook(str(playbook))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'failed=0' in proc.stdout

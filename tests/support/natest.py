@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Test support: run real ansible from the project's venv, and read the real ss."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.join(REPO, '.venv', 'bin')
+COLLECTIONS = os.path.join(REPO, '.cache', 'collections')
+
+
+def ansible_env(**extra):
+    """Environment for ansible commands: the project's ansible.cfg and collections path, no stray config."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'),
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
+        ANSIBLE_HOST_KEY_CHECKING='False',
+        ANSIBLE_NOCOLOR='1',
+        ANSIBLE_DEPRECATION_WARNINGS='False',
+        # Discovery would find pyenv shims that fail; inventories and -e still override this.
+        ANSIBLE_PYTHON_INTERPRETER='/usr/bin/python3',
+        PATH=VENV_BIN + os.pathsep + env.get('PATH', ''),
+    )
+    env.update(extra)
+    return env
+
+
+def run_adhoc(pattern, module, args=None, inventory='localhost,', extra=(), env=None, timeout=120):
+    """Run `ansible PATTERN -m MODULE -a ARGS`; return ({host: result}, CompletedProcess).
+
+    Results come from ansible's tree callback, one JSON file per host, so the parsing does not depend on stdout.
+    """
+    tree = tempfile.mkdtemp(prefix='na-tree-')
+    try:
+        argv = [os.path.join(VENV_BIN, 'ansible'), pattern, '-i', inventory, '-m', module, '--tree', tree]
+        if args:
+            argv += ['-a', args]
+        argv += list(extra)
+        proc = subprocess.run(argv, env=env or ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+        results = {}
+        for host in os.listdir(tree):
+            with open(os.path.join(tree, host)) as handle:
+                results[host] = json.load(handle)
+        return results, proc
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def run_playbook(path, inventory='localhost,', extra=(), env=None, timeout=300):
+    argv = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory, path] + list(extra)
+    return subprocess.run(argv, env=env or ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+_USER = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=(\d+)\)')
+_INODE = re.compile(r'\bino:(\d+)')
+
+
+def split_endpoint(text):
+    """'[::ffff:1.2.3.4]:80' / '0.0.0.0:*' / '[fe80::1]%ifb0:22' / '*:22' -> (address, port, interface)."""
+    host, _, port = text.rpartition(':')
+    interface = None
+    if '%' in host:
+        host, interface = host.split('%', 1)
+    if host.startswith('[') and host.endswith(']'):
+        host = host[1:-1]
+    return host, (0 if port == '*' else int(port)), interface
+
+
+def parse_ss(text):
+    """Parse `ss -H -n -a [-e] [-p]` output with a Netid column into dicts.
+
+    The address `*` stays `*`: ss prints it for both families' wildcard, so callers map it by family.
+    """
+    sockets = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 6:
+            continue
+        local, peer = split_endpoint(fields[4]), split_endpoint(fields[5])
+        rest = ' '.join(fields[6:])
+        inode = _INODE.search(rest)
+        sockets.append({
+            'netid': fields[0], 'state': fields[1], 'recv_q': int(fields[2]), 'send_q': int(fields[3]),
+            'local_address': local[0], 'local_port': local[1], 'interface': local[2] or peer[2],
+            'peer_address': peer[0], 'peer_port': peer[1],
+            'inode': int(inode.group(1)) if inode else None,
+            'processes': sorted((name, int(pid), int(fd)) for name, pid, fd in _USER.findall(rest)),
+        })
+    return sockets

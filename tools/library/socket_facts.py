@@ -1,0 +1,1 @@
+../../plugins/modules/socket_facts.py
