@@ -19,7 +19,7 @@ description:
     with the reasons in RV(ansible_facts.socket_meta.incomplete_reasons).
   - The module never changes the host. It runs no C(ss) or C(ps) command.
 author:
-  - netaudit.sockets developers
+  - netaudit.sockets developers (@netaudit)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts

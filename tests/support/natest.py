@@ -65,7 +65,7 @@ _INODE = re.compile(r'\bino:(\d+)')
 
 def split_endpoint(text):
     """'[::ffff:1.2.3.4]:80' / '0.0.0.0:*' / '[fe80::1]%ifb0:22' / '*:22' -> (address, port, interface)."""
-    host, _, port = text.rpartition(':')
+    host, port = text.rsplit(':', 1)
     interface = None
     if '%' in host:
         host, interface = host.split('%', 1)

@@ -160,7 +160,7 @@ def test_v4_mapped_address_text_on_every_python():
 def test_interface_and_user_names():
     data = inet_msg(ifindex=3, uid=4242) + inet_msg(ifindex=0, uid=0)
     names = {3: 'eth9'}
-    records = _sockdiag.parse_inet_messages(data, 6, interface_name=lambda i: names.get(i),
+    records = _sockdiag.parse_inet_messages(data, 6, interface_name=names.get,
                                             user_name=lambda uid: 'u%d' % uid)
     assert [(r['interface'], r['_ifindex'], r['user']) for r in records] == [('eth9', 3, 'u4242'), (None, 0, 'u0')]
 
