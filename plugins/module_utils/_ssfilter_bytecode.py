@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to netaudit.sockets: compile an ss filter tree to an INET_DIAG_REQ_BYTECODE program."""
+
+from __future__ import annotations
+
+import struct
+
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
+    AF_INET6, AutoBound, CgroupCond, HostCond, MarkCond, PortCmp,
+)
+
+# Operation codes of the kernel's interpreter (uapi inet_diag.h).
+BC_NOP, BC_JMP, BC_S_GE, BC_S_LE, BC_D_GE, BC_D_LE, BC_AUTO = 0, 1, 2, 3, 4, 5, 6
+BC_S_COND, BC_D_COND, BC_DEV_COND, BC_MARK_COND = 7, 8, 9, 10
+BC_S_EQ, BC_D_EQ, BC_CGROUP_COND = 11, 12, 13
+
+# An op is {u8 code, u8 yes, u16 no}: the interpreter advances by `yes` when the test holds, else by `no`.
+# A program accepts when the walk ends exactly at its end; `no` = bytes left + 4 is the reject jump.
+_OP = struct.Struct('=BBH')
+_HOSTCOND = struct.Struct('=BBxxi')
+
+
+class NotCompilable(Exception):
+    """The tree holds a condition the kernel cannot judge (dev, unix/link/netlink/vsock hosts)."""
+
+
+def _op(code, yes, no):
+    return _OP.pack(code, yes, no)
+
+
+def _ops(program):
+    """Offsets of the ops of a compiled program (each op's `yes` is its own size)."""
+    offset = 0
+    while offset < len(program):
+        yield offset
+        offset += program[offset + 1]
+
+
+def _patch_rejects(program, extra):
+    """Make the reject jumps of `program` land `extra` bytes further (for what is appended after it)."""
+    out = bytearray(program)
+    for offset in _ops(program):
+        code, yes, no = _OP.unpack_from(out, offset)
+        if no == len(program) - offset + 4:
+            _OP.pack_into(out, offset, code, yes, no + extra)
+    return bytes(out)
+
+
+def _host(term):
+    code = BC_S_COND if term.side == 'src' else BC_D_COND
+    alen = 16 if any(family == AF_INET6 for family, _, _ in term.alternatives) else 4
+    size = _OP.size + _HOSTCOND.size + alen
+    pieces = []
+    for family, bits, data in term.alternatives:
+        raw = data.to_bytes(16, 'big')
+        pieces.append(_op(code, size, size + 4) + _HOSTCOND.pack(family, bits, term.port) + raw[:alen])
+    # Alternatives are an OR: a JMP after each but the last skips to the end when one matched.
+    program = pieces[-1]
+    for piece in reversed(pieces[:-1]):
+        program = piece + _op(BC_JMP, 4, len(program) + 4) + program
+    return program
+
+
+def compile_tree(node):
+    """Bytes of the program for one tree node; raises NotCompilable."""
+    kind = node[0] if isinstance(node, tuple) else None
+    if kind in ('and', 'or'):
+        # A left-deep run of and/or, compiled left to right without recursing down the run.
+        steps = []
+        while isinstance(node, tuple) and node[0] in ('and', 'or'):
+            steps.append((node[0], node[2]))
+            node = node[1]
+        program = compile_tree(node)
+        for op, right in reversed(steps):
+            second = compile_tree(right)
+            if op == 'and':
+                program = _patch_rejects(program, len(second)) + second
+            else:
+                program = program + _op(BC_JMP, 4, len(second) + 4) + second
+        return program
+    if kind == 'not':
+        return compile_tree(node[1]) + _op(BC_JMP, 4, 8)
+    if isinstance(node, HostCond):
+        if not node.in_kernel:
+            raise NotCompilable(node)
+        return _host(node)
+    if isinstance(node, PortCmp):
+        code = {('src', 'ge'): BC_S_GE, ('src', 'le'): BC_S_LE,
+                ('dst', 'ge'): BC_D_GE, ('dst', 'le'): BC_D_LE}[(node.side, node.op)]
+        return _op(code, 8, 12) + _op(0, 0, node.port & 0xffff)
+    if isinstance(node, AutoBound):
+        return _op(BC_AUTO, 4, 8)
+    if isinstance(node, MarkCond):
+        return _op(BC_MARK_COND, 12, 16) + struct.pack('=II', node.mark, node.mask)
+    if isinstance(node, CgroupCond):
+        return _op(BC_CGROUP_COND, 12, 16) + struct.pack('=Q', node.cgroup_id & 0xffffffffffffffff)
+    raise NotCompilable(node)
+
+
+def compile_program(tree):
+    """The program for a whole tree: b'' for no tree, None when the kernel cannot run it."""
+    if tree is None:
+        return b''
+    try:
+        program = compile_tree(tree)
+    except NotCompilable:
+        return None
+    if len(program) > 0xffff - 4:
+        return None
+    return program
+
+
+def audit(program):
+    """The kernel's own checks of a program (inet_diag_bc_audit), so tests can tell it would be accepted."""
+    length = len(program)
+    if length < _OP.size:
+        return False
+    offset, left, starts, targets = 0, length, set(), set()
+    while left > 0:
+        if left < _OP.size:
+            return False
+        starts.add(offset)
+        code, yes, no = _OP.unpack_from(program, offset)
+        minimum = _OP.size
+        if code in (BC_S_COND, BC_D_COND):
+            if left < _OP.size + _HOSTCOND.size:
+                return False
+            family, bits, _ = _HOSTCOND.unpack_from(program, offset + _OP.size)
+            alen = {0: 0, 2: 4, 10: 16}.get(family)
+            if alen is None or bits > 8 * alen:
+                return False
+            minimum += _HOSTCOND.size + alen
+        elif code in (BC_S_GE, BC_S_LE, BC_D_GE, BC_D_LE, BC_S_EQ, BC_D_EQ, BC_DEV_COND):
+            minimum += 4
+        elif code in (BC_MARK_COND, BC_CGROUP_COND):
+            minimum += 8
+        elif code not in (BC_AUTO, BC_JMP, BC_NOP):
+            return False
+        if left < minimum:
+            return False
+        if code != BC_NOP:
+            if no < minimum or no > left + 4 or no & 3:
+                return False
+            if no < left:
+                targets.add(offset + no)
+        if yes < minimum or yes > left + 4 or yes & 3:
+            return False
+        offset += yes
+        left -= yes
+    return left == 0 and targets <= starts
