@@ -384,7 +384,7 @@ def _other_spec(family, text, is_port):
     if is_port:
         addr, port = '', text
     else:
-        addr, _, port = text.partition(':')
+        addr, _sep, port = text.partition(':')
     table = {'link': ETHERTYPES, 'netlink': NETLINK_PROTOCOLS}.get(family, {})
     address = None
     if addr not in ('', '*'):

@@ -51,7 +51,7 @@ def _patch_rejects(program, extra):
 
 def _host(term):
     code = BC_S_COND if term.side == 'src' else BC_D_COND
-    alen = 16 if any(family == AF_INET6 for family, _, _ in term.alternatives) else 4
+    alen = 16 if any(family == AF_INET6 for family, _bits, _addr in term.alternatives) else 4
     size = _OP.size + _HOSTCOND.size + alen
     pieces = []
     for family, bits, data in term.alternatives:
@@ -128,7 +128,7 @@ def audit(program):
         if code in (BC_S_COND, BC_D_COND):
             if left < _OP.size + _HOSTCOND.size:
                 return False
-            family, bits, _ = _HOSTCOND.unpack_from(program, offset + _OP.size)
+            family, bits, _port = _HOSTCOND.unpack_from(program, offset + _OP.size)
             alen = {0: 0, 2: 4, 10: 16}.get(family)
             if alen is None or bits > 8 * alen:
                 return False

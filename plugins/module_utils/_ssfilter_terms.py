@@ -512,13 +512,13 @@ def parse_dev(text):
 def parse_mark(text):
     """fwmark MARK[/MASK], each read like sscanf's %i (trailing junk after the last number is ignored)."""
     if '/' in text:
-        head, _, tail = text.partition('/')
+        head, _sep, tail = text.partition('/')
         mark, rest = c_integer_prefix(head)
-        mask, _ = c_integer_prefix(tail)
+        mask = c_integer_prefix(tail)[0]
         if mark is None or rest or mask is None:
             raise ValueProblem('expected a mark or mark/mask')
     else:
-        mark, _ = c_integer_prefix(text)
+        mark = c_integer_prefix(text)[0]
         mask = 0xffffffff
         if mark is None:
             raise ValueProblem('expected a mark or mark/mask')

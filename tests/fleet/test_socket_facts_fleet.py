@@ -8,7 +8,6 @@ import glob
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -99,11 +98,9 @@ def test_gather_facts_with_facts_modules(fleet, tmp_path):
           - ansible_facts['socket_meta']['backend'] == 'netlink'
 """)
     env = fleet_env(fleet, ANSIBLE_FACTS_MODULES='ansible.builtin.setup,netaudit.sockets.socket_facts')
-    started = time.monotonic()
     proc = run_playbook(str(playbook), inventory=fleet.inventory, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count('failed=0') == len(fleet.hosts)
-    assert time.monotonic() - started < 60
 
 
 def pyenv_python(version):

@@ -131,7 +131,7 @@ def _generated(count, seed=20240611):
         elif roll < 0.65:
             node = '( ' + expr(depth - 1) + ' )'
         else:
-            parts = [expr(depth - 1) for _ in range(rng.randint(2, 3))]
+            parts = [expr(depth - 1) for _i in range(rng.randint(2, 3))]
             node = parts[0]
             for part in parts[1:]:
                 join = rng.choice(joins)
@@ -230,7 +230,7 @@ def test_scale(live):
     assert live['seconds'] < 60
 
 
-@pytest.mark.parametrize('index', range(len(FILTERS)), ids=[ours for ours, _ in FILTERS])
+@pytest.mark.parametrize('index', range(len(FILTERS)), ids=[case[0] for case in FILTERS])
 def test_filter_agrees_with_ss(live, index):
     entry = live['results'][index]
     if 'cgroup' in entry['filter'] and not live['have_cgroup']:

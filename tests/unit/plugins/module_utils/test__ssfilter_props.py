@@ -213,7 +213,7 @@ def expressions(draw, depth=3):
     if roll < 6:
         text, kernel, user, dev = draw(expressions(depth - 1))
         return (draw(st.sampled_from(['( %s )', '(%s)'])) % text), kernel, user, dev
-    items = [draw(expressions(depth - 1)) for _ in range(draw(st.integers(2, 4)))]
+    items = [draw(expressions(depth - 1)) for _i in range(draw(st.integers(2, 4)))]
     text, kernel, user, dev = items[0]
     for item in items[1:]:
         right_text, right_kernel, right_user, right_dev = _single(draw, item)
@@ -235,7 +235,7 @@ def _single(draw, expression):
 
 
 def reference(expression, record):
-    _, kernel, user, dev = expression
+    kernel, user, dev = expression[1:]
     return user(record) and (dev or kernel(record))
 
 
