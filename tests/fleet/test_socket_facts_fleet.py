@@ -93,9 +93,11 @@ def test_gather_facts_with_facts_modules(fleet, tmp_path):
       ansible.builtin.assert:
         that:
           - ansible_facts['hostname'] == inventory_hostname
-          - ansible_facts['sockets'] | selectattr('local_port', 'equalto', 22) | selectattr('state', 'equalto', 'LISTEN') | list | length == 1
-          - (ansible_facts['sockets'] | selectattr('local_port', 'equalto', 22) | selectattr('state', 'equalto', 'LISTEN') | first).local_address == ansible_host
+          - sshd | length == 1
+          - sshd[0].local_address == ansible_host
           - ansible_facts['socket_meta']['backend'] == 'netlink'
+      vars:
+        sshd: "{{ ansible_facts['sockets'] | selectattr('local_port', 'equalto', 22) | selectattr('state', 'equalto', 'LISTEN') | list }}"
 """)
     env = fleet_env(fleet, ANSIBLE_FACTS_MODULES='ansible.builtin.setup,netaudit.sockets.socket_facts')
     proc = run_playbook(str(playbook), inventory=fleet.inventory, env=env)

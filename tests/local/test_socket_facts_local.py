@@ -115,3 +115,12 @@ def test_module_examples_run(tmp_path):
     proc = run_playbook(str(playbook))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'failed=0' in proc.stdout
+
+
+def test_ansible_doc_renders():
+    proc = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'ansible-doc'), 'netaudit.sockets.socket_facts'],
+                          env=ansible_env(), capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for text in ('socket_facts', 'OPTIONS', 'filter', 'tables', 'listening', 'processes', 'EXAMPLES', 'RETURN VALUES', 'socket_meta'):
+        assert text in proc.stdout
+    assert 'ERROR' not in proc.stderr
