@@ -470,6 +470,18 @@ class SSFilter(object):
     def __repr__(self):
         return 'SSFilter(%r)' % (self.text,)
 
+    def terms(self):
+        """Every term of the expression (HostCond, PortCmp, MarkCond ...), left to right."""
+        found = []
+        pending = [self.tree] if self.tree is not None else []
+        while pending:
+            node = pending.pop()
+            if isinstance(node, tuple):
+                pending.extend(reversed(node[1:]))
+            else:
+                found.append(node)
+        return found
+
     def ephemeral_range(self):
         if self._ephemeral is None:
             self._ephemeral = read_ephemeral_range()

@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Tests of one gather run: real sockets of this process as the oracle, and the kernel's refusals simulated."""
+
+import errno
+import json
+import os
+import socket
+import subprocess
+
+import pytest
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
+from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
+from ansible_collections.netaudit.sockets.plugins.module_utils import _records
+from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+
+
+@pytest.fixture()
+def listener():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(4)
+    yield sock.getsockname()[1], os.fstat(sock.fileno()).st_ino, sock.fileno()
+    sock.close()
+
+
+@pytest.mark.parametrize('names, expected', [
+    (['tcp'], ['tcp']),
+    (['udp', 'tcp'], ['udp', 'tcp']),
+    (['tcp', 'udp', 'tcp'], ['udp', 'tcp']),
+    (['inet'], ['udp', 'tcp']),
+    (['ALL'], ['udp', 'tcp']),
+])
+def test_resolve_tables(names, expected):
+    assert _gather.resolve_tables(names) == expected
+
+
+@pytest.mark.parametrize('names, message', [
+    (['unix'], 'tables: "unix" is not supported yet'),
+    (['tcp', 'bogus'], 'tables: unknown socket table "bogus"'),
+    ([], 'tables: the list is empty'),
+])
+def test_resolve_tables_errors(names, message):
+    with pytest.raises(_gather.GatherError) as info:
+        _gather.resolve_tables(names)
+    assert str(info.value).startswith(message)
+
+
+def test_kernel_filter_selects_our_listener(listener):
+    port, inode, fd = listener
+    facts = _gather.gather(filter_text='sport = :%d' % port)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    record = facts['sockets'][0]
+    assert set(record) == set(_records.FIELDS)
+    assert {'name': record['processes'][0]['name'], 'pid': os.getpid(), 'fd': fd} in record['processes']
+    meta = facts['socket_meta']
+    assert meta['kernel_filtered'] is True
+    assert meta['complete'] is True
+    assert meta['count'] == 1
+    assert meta['states'] == [name for number, name in sorted(_records.STATE_NAMES.items())]
+
+
+def test_dev_term_runs_in_userspace(listener):
+    port, inode, _fd = listener
+    facts = _gather.gather(filter_text='sport = :%d and not dev lo' % port)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    assert facts['socket_meta']['kernel_filtered'] is False
+
+
+def test_listening_and_state_clause(listener):
+    port, inode, _fd = listener
+    listening = _gather.gather(listening=True, processes=False)
+    assert inode in [r['inode'] for r in listening['sockets']]
+    assert set(r['state'] for r in listening['sockets']) <= {'LISTEN', 'UNCONN'}
+    established = _gather.gather(listening=True, filter_text='state established sport = :%d' % port)
+    assert established['sockets'] == []
+    assert established['socket_meta']['states'] == ['ESTAB']
+
+
+def test_unix_only_filter_reads_nothing_and_says_why():
+    facts = _gather.gather(filter_text='src unix:/tmp/*')
+    assert facts['sockets'] == []
+    assert facts['socket_meta']['kernel_filtered'] is None
+    assert 'selects only unix sockets' in facts['socket_meta']['notes'][0]
+
+
+def test_bad_filter_is_a_gather_error():
+    with pytest.raises(_gather.GatherError) as info:
+        _gather.gather(filter_text='sport = :ssh2')
+    assert str(info.value) == 'filter: expected a port after "sport =" at word 3: ":ssh2"'
+
+
+def test_refused_program_falls_back_to_userspace(monkeypatch, listener):
+    port, inode, _fd = listener
+    real = _sockdiag.dump_inet
+
+    def refusing(protocol, family, states, bytecode=None):
+        if bytecode:
+            raise _sockdiag.SockDiagError(errno.EINVAL, 'the kernel rejected the filter bytecode')
+        return real(protocol, family, states, bytecode)
+
+    monkeypatch.setattr(_sockdiag, 'dump_inet', refusing)
+    facts = _gather.gather(filter_text='sport = :%d' % port)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    meta = facts['socket_meta']
+    assert meta['kernel_filtered'] is False
+    assert meta['notes'][0] == 'the kernel refused the filter program (Invalid argument); it was evaluated in userspace'
+    assert meta['complete'] is True
+
+
+def test_missing_table_support_is_incomplete_not_fatal(monkeypatch, listener):
+    port, inode, _fd = listener
+    real = _sockdiag.dump_inet
+
+    def no_udp(protocol, family, states, bytecode=None):
+        if protocol == 17:
+            raise _sockdiag.SockDiagError(errno.ENOENT, 'no udp_diag')
+        return real(protocol, family, states, bytecode)
+
+    monkeypatch.setattr(_sockdiag, 'dump_inet', no_udp)
+    facts = _gather.gather(filter_text='sport = :%d' % port)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    meta = facts['socket_meta']
+    assert meta['complete'] is False
+    assert [reason.split(':')[0] for reason in meta['incomplete_reasons']] == ['table udp (IPv4)', 'table udp (IPv6)']
+
+
+def test_netlink_unusable_is_raised(monkeypatch):
+    def broken(protocol, family, states, bytecode=None):
+        raise _sockdiag.SockDiagError(errno.EPROTONOSUPPORT + 1000, 'netlink is gone')
+
+    monkeypatch.setattr(_sockdiag, 'dump_inet', broken)
+    with pytest.raises(_sockdiag.SockDiagError):
+        _gather.gather()
+
+
+@pytest.mark.parametrize('owned, expect_complete', [(True, True), (False, False)])
+def test_unreadable_processes_matter_only_for_unowned_sockets(monkeypatch, listener, owned, expect_complete):
+    port, inode, fd = listener
+    problem = 'the file descriptors of 1 process could not be read'
+
+    def fake_owners(inodes, proc_root='/proc'):
+        owners = {inode: [{'name': 'python', 'pid': os.getpid(), 'fd': fd}]} if owned else {}
+        return owners, [problem]
+
+    monkeypatch.setattr(_owners, 'find_owners', fake_owners)
+    meta = _gather.gather(filter_text='sport = :%d' % port)['socket_meta']
+    assert meta['complete'] is expect_complete
+    if owned:
+        assert meta['notes'] == ['every socket returned has a known owner, so this does not affect these facts: ' + problem]
+    else:
+        assert meta['incomplete_reasons'] == [problem]
+
+
+GATHER_AS_NOBODY = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
+print(json.dumps(_gather.gather(filter_text=sys.argv[2])))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to run a gather as another user')
+def test_fwmark_without_cap_net_admin_is_incomplete(listener):
+    port, inode, _fd = listener
+    collections = os.path.abspath(os.path.join(os.path.dirname(_gather.__file__), '..', '..', '..', '..', '..'))
+    proc = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-c',
+                           GATHER_AS_NOBODY, collections, 'fwmark 0 and sport = :%d' % port],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    assert facts['sockets'][0]['processes'] == []
+    meta = facts['socket_meta']
+    assert meta['complete'] is False
+    assert meta['kernel_filtered'] is False
+    assert any(reason.startswith('fwmark: the kernel shows socket marks only') for reason in meta['incomplete_reasons'])
+    assert any(reason.startswith('not root:') for reason in meta['incomplete_reasons'])
+    assert meta['notes'][0] == 'the kernel refused the filter program (Operation not permitted); it was evaluated in userspace'
