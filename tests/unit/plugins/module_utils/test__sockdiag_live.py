@@ -76,6 +76,16 @@ def test_dump_inet_lists_exactly_what_ss_lists(live):
     assert len(ours) == len(live['expected'])
 
 
+def test_module_gather_returns_what_ss_lists_with_the_same_owners(live):
+    facts = live['module']
+    ours = sorted(identity(r) for r in facts['sockets'])
+    assert ours == sorted(identity(r) for r in live['ss'])
+    owners = dict((r['inode'], set((p['name'], p['pid'], p['fd']) for p in r['processes'])) for r in facts['sockets'] if r['processes'])
+    assert owners == dict((row['inode'], set(map(tuple, row['users']))) for row in live['ss'] if row['users'])
+    assert facts['socket_meta']['count'] == len(ours)
+    assert facts['socket_meta']['backend'] == 'netlink'
+
+
 def test_queues_and_interfaces_match_ss(live):
     assert sorted(with_details(r) for r in live['root']['records']) == sorted(with_details(r) for r in live['ss'])
 
