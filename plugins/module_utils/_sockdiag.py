@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets: a NETLINK_SOCK_DIAG reader for the inet socket tables."""
+"""Private to netaudit.sockets: a NETLINK_SOCK_DIAG reader for the inet socket tables, and the shared transport."""
 
 from __future__ import annotations
 
@@ -95,9 +95,12 @@ def inet_request(protocol, family, states, bytecode=None, seq=_SEQ):
         attributes += _rtattr(INET_DIAG_REQ_PROTOCOL, _U32.pack(protocol))
     # For raw sockets the pad byte selects the raw protocol; IPPROTO_RAW asks for all of them.
     raw_protocol = IPPROTO_RAW if protocol == IPPROTO_RAW else 0
-    body = _REQ_V2.pack(family, protocol & 0xff, 0, raw_protocol, states) + attributes
-    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    return header + body
+    return diag_request(_REQ_V2.pack(family, protocol & 0xff, 0, raw_protocol, states) + attributes, seq)
+
+
+def diag_request(body, seq=_SEQ):
+    """One SOCK_DIAG_BY_FAMILY dump request: the netlink header, then body (a *_diag_req and its attributes)."""
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
 @contextlib.contextmanager
@@ -262,22 +265,29 @@ class _InetParser(object):
                         'processes': [], 'netns': None,
                         '_ifindex': ifindex, '_mark': mark, '_cgroup_id': cgroup_id,
                     })
-                elif msg_type == NLMSG_DONE and (seq is None or msg_seq == seq):
-                    # A dump that failed part-way reports -errno in the DONE payload.
-                    if msg_len >= 20:
-                        status = _I32.unpack_from(view, offset + 16)[0]
-                        if status < 0:
-                            raise SockDiagError(-status, 'the dump ended with an error: %s' % os.strerror(-status))
-                    done = True
-                elif msg_type == NLMSG_ERROR and (seq is None or msg_seq == seq):
-                    code = _I32.unpack_from(view, offset + 16)[0] if msg_len >= 20 else -errno.EBADMSG
-                    if code < 0:
-                        raise SockDiagError(-code, os.strerror(-code))
-                    # code 0 is an acknowledgement: nothing to report.
+                elif seq is None or msg_seq == seq:
+                    done = control_message(view, offset, msg_type, msg_len) or done
                 offset = (end + 3) & ~3
         finally:
             halves.release()
         return done
+
+
+def control_message(view, offset, msg_type, msg_len):
+    """True for NLMSG_DONE; raise SockDiagError for an error (NLMSG_ERROR, or DONE carrying -errno); else False."""
+    if msg_type == NLMSG_DONE:
+        # A dump that failed part-way reports -errno in the DONE payload.
+        if msg_len >= 20:
+            status = _I32.unpack_from(view, offset + 16)[0]
+            if status < 0:
+                raise SockDiagError(-status, 'the dump ended with an error: %s' % os.strerror(-status))
+        return True
+    if msg_type == NLMSG_ERROR:
+        code = _I32.unpack_from(view, offset + 16)[0] if msg_len >= 20 else -errno.EBADMSG
+        if code < 0:
+            raise SockDiagError(-code, os.strerror(-code))
+        # code 0 is an acknowledgement: nothing to report.
+    return False
 
 
 def parse_inet_messages(data, protocol, interface_name=None, user_name=None):
@@ -293,8 +303,8 @@ def parse_inet_messages(data, protocol, interface_name=None, user_name=None):
     return parser.records
 
 
-def _explain(protocol, family, code, with_bytecode):
-    table = _table_name(protocol, family)
+def explain_error(table, code, with_bytecode=False):
+    """The message of a failed dump: the table, the errno's text, and what it usually means."""
     reason = os.strerror(code)
     if code == errno.EINVAL and with_bytecode:
         reason += ' (the kernel rejected the filter bytecode)'
@@ -305,19 +315,33 @@ def _explain(protocol, family, code, with_bytecode):
     return 'netlink sock_diag dump of the %s table failed: %s' % (table, reason)
 
 
+def _explain(protocol, family, code, with_bytecode):
+    return explain_error(_table_name(protocol, family), code, with_bytecode)
+
+
 def dump_inet(protocol, family, states, bytecode=None):
     """protocol: 6/17/...; family: socket.AF_INET/AF_INET6; states: bitmask (1 << state number);
     bytecode: bytes of an INET_DIAG_REQ_BYTECODE program or None. Returns a list of records
     (dicts from _records.new_record with every public key) plus private keys `_ifindex` (int),
-    `_mark` (int or None when the kernel sent no INET_DIAG_MARK), `_cgroup_id` (int or None)."""
+    `_mark` (int or None when the kernel sent no INET_DIAG_MARK), `_cgroup_id` (int or None).
+    A table the kernel lacks raises SockDiagError with its errno (ENOENT) and the table's name."""
     request = inet_request(protocol, family, states, bytecode)
+    parser = _InetParser(protocol, _SEQ)
+    with_bytecode = bytecode is not None
+    return run_dump(request, parser.feed, _table_name(protocol, family),
+                    lambda code: _explain(protocol, family, code, with_bytecode), parser.records)
+
+
+def run_dump(request, feed, table, explain=None, result=None):
+    """Send one dump request on a fresh NETLINK_SOCK_DIAG socket and hand each reply chunk to
+    feed(view, length) until it returns True; return result. Errors name the table: SockDiagError with the
+    errno (explain(errno) words the message), ValueError for a malformed reply."""
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
     except OSError as exc:
         code = exc.errno or errno.EAFNOSUPPORT
         raise SockDiagError(code, 'cannot open a NETLINK_SOCK_DIAG socket for the %s table: %s'
-                            % (_table_name(protocol, family), os.strerror(code))) from exc
-    parser = _InetParser(protocol, _SEQ)
+                            % (table, os.strerror(code))) from exc
     with sock:
         sock.settimeout(TIMEOUT_SECONDS)
         buffer = bytearray(RECV_BUFFER_SIZE)
@@ -325,16 +349,17 @@ def dump_inet(protocol, family, states, bytecode=None):
         try:
             sock.sendto(request, (0, 0))
             with _no_cycle_collection():
-                while not parser.feed(view, sock.recv_into(buffer)):
+                while not feed(view, sock.recv_into(buffer)):
                     pass
         except socket.timeout as exc:
             raise SockDiagError(errno.ETIMEDOUT, 'netlink sock_diag dump of the %s table: no reply in %d seconds'
-                                % (_table_name(protocol, family), TIMEOUT_SECONDS)) from exc
+                                % (table, TIMEOUT_SECONDS)) from exc
         except OSError as exc:   # SockDiagError from the parser, or a socket error
             code = exc.errno or errno.EIO
-            raise SockDiagError(code, _explain(protocol, family, code, bytecode is not None)) from exc
+            message = explain(code) if explain else explain_error(table, code)
+            raise SockDiagError(code, message) from exc
         except ValueError as exc:
-            raise ValueError('%s (dump of the %s table)' % (exc, _table_name(protocol, family))) from exc
+            raise ValueError('%s (dump of the %s table)' % (exc, table)) from exc
         finally:
             view.release()
-    return parser.records
+    return result

@@ -10,19 +10,28 @@ import ipaddress
 import os
 import re
 import socket
+import sys
 
 AF_UNSPEC, AF_INET, AF_INET6 = 0, 2, 10
 INET_FAMILIES = ('inet', 'inet6')
 PREFIX_FAMILIES = ('unix', 'link', 'netlink', 'vsock', 'inet', 'inet6')
 
-# Ethertype names as ss's ll_proto table spells them (lower case), for link: conditions.
+# Ethertype names as ss 6.1's ll_proto table spells them (matched case-insensitively, as ss does), for link:
+# conditions; the last four are our unambiguous extras, which ss refuses.
 ETHERTYPES = {
-    'loop': 0x0060, '802_3': 0x0001, '802_2': 0x0004, 'all': 0x0003, 'ip': 0x0800, 'ipv6': 0x86dd,
-    'arp': 0x0806, 'rarp': 0x8035, '8021q': 0x8100, '8021ad': 0x88a8, 'ipx': 0x8137, 'mpls_uc': 0x8847,
-    'mpls_mc': 0x8848, 'pppoe_disc': 0x8863, 'pppoe_sess': 0x8864, 'lldp': 0x88cc, 'tipc': 0x88ca,
-    'x25': 0x0805, 'ax25': 0x0002, 'can': 0x000c, 'wan_ppp': 0x0007, 'ppp_mp': 0x0008, 'snap': 0x0005,
+    'loop': 0x0060, 'pup': 0x0200, 'pupat': 0x0201, 'ip': 0x0800, 'x25': 0x0805, 'arp': 0x0806, 'bpq': 0x08ff,
+    'ieeepup': 0x0a00, 'ieeepupat': 0x0a01, 'dec': 0x6000, 'dna_dl': 0x6001, 'dna_rc': 0x6002, 'dna_rt': 0x6003,
+    'lat': 0x6004, 'diag': 0x6005, 'cust': 0x6006, 'sca': 0x6007, 'rarp': 0x8035, 'atalk': 0x809b,
+    'aarp': 0x80f3, 'ipx': 0x8137, 'ipv6': 0x86dd, 'ppp_disc': 0x8863, 'ppp_ses': 0x8864, 'atmmpoa': 0x884c,
+    'atmfate': 0x8884, '802_3': 0x0001, 'ax25': 0x0002, 'all': 0x0003, '802_2': 0x0004, 'snap': 0x0005,
+    'ddcmp': 0x0006, 'wan_ppp': 0x0007, 'ppp_mp': 0x0008, 'localtalk': 0x0009, 'can': 0x000c,
+    'ppptalk': 0x0010, 'tr_802_2': 0x0011, 'mobitex': 0x0015, 'control': 0x0016, 'irda': 0x0017,
+    'econet': 0x0018, 'tipc': 0x88ca, 'aoe': 0x88a2, '802.1q': 0x8100, '802.1ad': 0x88a8, 'mpls_uc': 0x8847,
+    'mpls_mc': 0x8848, 'teb': 0x6558, 'lldp': 0x88cc, 'ipv4': 0x0800,
+    '8021q': 0x8100, '8021ad': 0x88a8, 'pppoe_disc': 0x8863, 'pppoe_sess': 0x8864,
 }
-# Netlink protocol names as ss spells them, for netlink: conditions.
+# Netlink protocol names as ss 6.1 spells them, for netlink: conditions ('smc' is our extra; ss matches the
+# names case-sensitively, we do not).
 NETLINK_PROTOCOLS = {
     'rtnl': 0, 'unused': 1, 'usersock': 2, 'fw': 3, 'tcpdiag': 4, 'nflog': 5, 'xfrm': 6, 'selinux': 7,
     'iscsi': 8, 'audit': 9, 'fiblookup': 10, 'connector': 11, 'nft': 12, 'ip6fw': 13, 'dec-rt': 14,
@@ -255,30 +264,73 @@ def _address_bits(text):
     return value
 
 
+def _word(value):
+    """128-bit data whose first 32-bit word holds value in host byte order: how ss stores a link ethertype,
+    a netlink protocol or a vsock CID where an inet address would be (its address tests compare these bits)."""
+    return int.from_bytes((value & 0xffffffff).to_bytes(4, sys.byteorder), 'big') << 96
+
+
+def _signed32(value):
+    value &= 0xffffffff
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def _as_int(value, default):
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 class View(object):
-    """What the conditions look at in one record, computed once."""
-    __slots__ = ('record', 'family', 'inet', 'local', 'peer', 'lport', 'rport')
+    """What ss's userspace check sees of one record (its `sockstat`), computed once.
+
+    inet: the addresses and ports. unix: lport is the inode, rport the peer's inode; the local name is what
+    `src unix:` globs see; live ss never learns peer names, so `dst unix:` sees "" (`peer_name` is None).
+    link: lport is the bound ifindex, rport 0, the ethertype sits in the first address word. netlink: lport is
+    the portid, rport always -1, the protocol sits in the first address word. vsock: ports and CIDs.
+    Outside inet, an address word ss never fills is 0, and a unix name is a pointer in ss (None here: no match).
+    """
+    __slots__ = ('record', 'family', 'inet', 'local', 'peer', 'lport', 'rport', 'iface', 'name', 'peer_name')
 
     def __init__(self, record):
         self.record = record
-        self.family = record.get('family')
-        self.inet = self.family in INET_FAMILIES
+        family = self.family = record.get('family')
+        self.inet = family in INET_FAMILIES
+        self.name = self.peer_name = None
         if self.inet:
             self.local = _address_bits(record.get('local_address') or '')
             self.peer = _address_bits(record.get('peer_address') or '')
             self.lport = record.get('local_port') or 0
             self.rport = record.get('peer_port') or 0
+            self.iface = record.get('_ifindex')
+            return
+        self.iface = 0
+        self.peer = 0
+        if family == 'unix':
+            self.name = record.get('local_address') or ''
+            self.local = None if self.name else 0
+            self.lport = _as_int(record.get('inode'), 0)
+            peer_inode = record.get('peer_port')
+            self.rport = _as_int(peer_inode, 0)
+            if peer_inode is None:
+                # A record without peer inodes did not come from a kernel dump; its peer name is all there is.
+                self.peer_name = record.get('peer_address') or None
+        elif family == 'link':
+            self.local = _word(_as_int(other_address_value('link', record.get('local_address')), 0))
+            self.lport = _as_int(record.get('local_port'), 0)
+            self.rport = 0
+            self.iface = _as_int(record.get('_ifindex'), self.lport)
+        elif family == 'netlink':
+            self.local = _word(_as_int(other_address_value('netlink', record.get('local_address')), 0))
+            self.lport = _signed32(_as_int(record.get('local_port'), 0))
+            self.rport = -1
+        elif family == 'vsock':
+            self.local = _word(_as_int(other_address_value('vsock', record.get('local_address')), 0))
+            self.peer = _word(_as_int(other_address_value('vsock', record.get('peer_address')), 0))
+            self.lport = _signed32(_as_int(record.get('local_port'), 0))
+            self.rport = _signed32(_as_int(record.get('peer_port'), 0))
         else:
             self.local = self.peer = None
-            if self.family == 'unix':
-                # ss puts the inode where the port would be, and the peer's inode as the peer port.
-                self.lport = record.get('inode') or 0
-                self.rport = record.get('_peer_inode', -2)
-            else:
-                self.lport = record.get('local_port')
-                self.rport = record.get('peer_port')
-            self.lport = -2 if self.lport is None else self.lport
-            self.rport = -2 if self.rport is None else self.rport
+            self.lport = _as_int(record.get('local_port'), -2)
+            self.rport = _as_int(record.get('peer_port'), -2)
 
 
 def _prefix_equal(a, b, bits):
@@ -320,6 +372,23 @@ class HostCond(Term):
         self.other = other            # (address value or None, port value or None) for link/netlink/vsock
         self.text, self.word = text, word
         self.in_kernel = family not in ('unix', 'link', 'netlink', 'vsock')
+        if family in ('link', 'netlink', 'vsock'):
+            self._other_spec(family, other or (None, None))
+
+    def _other_spec(self, family, other):
+        """The address word, its bit length and the port, as ss stores them for a link/netlink/vsock spec."""
+        address, port = other
+        self.other_bits = 0 if address is None else 32
+        self.other_data = 0 if address is None else _word(address)
+        if port is None:
+            port = -1
+        elif isinstance(port, int):
+            # ss reads these ports into a C int: a negative number stays negative (autobound netlink portids),
+            # and a vsock port of 0xffffffff is -1, which means any.
+            port = port - (1 << 64) if port >= 1 << 63 else port
+            if family == 'vsock':
+                port = _signed32(port)
+        self.other_port = port        # -1 = any; a str is a device name ss would turn into its index
 
     def _mine(self, view):
         if self.side == 'src':
@@ -330,8 +399,8 @@ class HostCond(Term):
         if self.family == 'unix':
             if view.family != 'unix':
                 return False
-            key = 'local_address' if self.side == 'src' else 'peer_address'
-            return self.regex.match(view.record.get(key) or '') is not None
+            name = view.name if self.side == 'src' else view.peer_name
+            return self.regex.match(name or '') is not None
         if self.family in ('link', 'netlink', 'vsock'):
             return self._other_match(view)
         data, port = self._mine(view)
@@ -365,34 +434,39 @@ class HostCond(Term):
         return False
 
     def _other_match(self, view):
-        if view.family != self.family:
-            return False
-        address, port = self.other
-        record = view.record
-        if port is not None:
-            if self.family == 'link':
-                if port != record.get('_ifindex', record.get('local_port')) and port != record.get('interface'):
-                    return False
-            elif port != (record.get('local_port') if self.side == 'src' else record.get('peer_port')):
+        """ss's generic check with a link/netlink/vsock spec: the port, then the first address word."""
+        data, port = self._mine(view)
+        wanted = self.other_port
+        if isinstance(wanted, str):
+            # A device ss would have turned into its index here; records name their device.
+            if self.side != 'src' or view.family != 'link' or view.record.get('interface') != wanted:
                 return False
-        if address is not None:
-            key = 'local_address' if self.side == 'src' else 'peer_address'
-            return other_address_value(self.family, record.get(key)) == address
+        elif wanted != -1 and wanted != port:
+            return False
+        if self.other_bits:
+            return data is not None and _prefix_equal(data, self.other_data, self.other_bits)
         return True
 
 
+_BRACKETED = re.compile(r'\[(\d+)\]\Z')
+
+
 def other_address_value(family, text):
-    """A link/netlink/vsock address (ethertype, protocol, CID) as a number, from a name or a number."""
+    """A link/netlink/vsock address (ethertype, protocol, CID) as a number, from a name, a number, or the text
+    `ss -n` prints (`*` and `[N]` for ethertypes, `*` for the any-CID); other text is returned unchanged."""
     if text is None:
         return None
     if isinstance(text, int):
         return text
     text = str(text).strip()
+    if text == '*':
+        return {'link': ETHERTYPES['all'], 'vsock': 0xffffffff}.get(family, text)
     table = {'link': ETHERTYPES, 'netlink': NETLINK_PROTOCOLS}.get(family, {})
     if text.lower() in table:
         return table[text.lower()]
-    if family == 'link' and text == '*':
-        return ETHERTYPES['all']
+    bracketed = _BRACKETED.match(text)
+    if bracketed and family == 'link':
+        return int(bracketed.group(1))
     value, rest = c_unsigned_prefix(text)
     return value if value is not None and not rest else text
 
@@ -414,6 +488,10 @@ class PortCmp(Term):
         return self._cmp(view.lport if self.side == 'src' else view.rport, self.port & 0xffff)
 
 
+# The name the kernel gives a unix socket bound to "": `@` and five lower-case hex digits.
+_AUTOBIND_NAME = re.compile(r'@[0-9a-f]{5}\Z')
+
+
 class AutoBound(Term):
     text = 'autobound'
 
@@ -421,17 +499,15 @@ class AutoBound(Term):
         self.word = word
 
     def user(self, view, env):
-        record = view.record
         if view.inet:
             low, high = env.ephemeral_range()
             return low <= view.lport <= high
         if view.family == 'unix':
-            name = record.get('local_address') or ''
-            return name == '' or re.match(r'@[0-9a-f]{5}\Z', name) is not None
+            return view.name == '' or _AUTOBIND_NAME.match(view.name) is not None
         if view.family == 'link':
-            return view.lport in (0, -2) and other_address_value('link', record.get('local_address')) in (0, None, '')
+            return view.lport == 0 and view.local == 0
         if view.family == 'netlink':
-            return view.lport < 0 and view.lport != -2
+            return view.lport < 0
         if view.family == 'vsock':
             return view.lport > 1023
         return False
@@ -452,8 +528,11 @@ class DevCond(Term):
 
     def user(self, view, env):
         record = view.record
-        if self.index is not None and record.get('_ifindex') is not None:
-            return record['_ifindex'] == self.index
+        if self.index is not None and view.iface is not None:
+            # ss compares the socket's device index: the bound device of inet and packet sockets, else 0.
+            return view.iface == self.index
+        if not view.inet:
+            return self.index is None and self.name is not None and record.get('interface') == self.name
         if self.index == 0:
             return not record.get('interface')
         if self.name is not None:

@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to netaudit.sockets tests: the ethertype and netlink protocol names of link: and netlink: conditions,
+against the real ss. A namespace `na-tb-...` gets one packet socket per ethertype and one netlink socket per
+protocol the kernel has; `src link:NAME` and `src netlink:NAME` then run through ss and through _ssfilter on
+our dumps. The namespace is always deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import ETHERTYPES, NETLINK_PROTOCOLS
+
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'sockdiag_other_live_helper.py')
+COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(_sockdiag.__file__), *(['..'] * 5)))
+# Spellings we accept and ss 6.1 refuses (their meaning is not in doubt).
+OUR_EXTRAS = {'link': {'8021q', '8021ad', 'pppoe_disc', 'pppoe_sess'}, 'netlink': {'smc'}}
+
+pytestmark = pytest.mark.root
+
+CASES = sorted(('link', name) for name in ETHERTYPES) + sorted(('netlink', name) for name in NETLINK_PROTOCOLS)
+# ss matches ethertype names without regard to case; a couple of spellings as people write them.
+CASES += [('link', 'IPv6'), ('link', 'LLDP'), ('link', '802.1Q')]
+
+
+def skip_reason():
+    if os.geteuid() != 0:
+        return 'needs root: it creates a network namespace and packet sockets'
+    for tool in ('ip', 'ss'):
+        if not shutil.which(tool):
+            return 'needs the %s command' % tool
+    return None
+
+
+@pytest.fixture(scope='module')
+def live(tmp_path_factory):
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    namespace = 'na-tb-%s' % uuid.uuid4().hex[:10]
+    added = subprocess.run(['ip', 'netns', 'add', namespace], check=False, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+    if added.returncode:
+        pytest.skip('ip netns add is unavailable here: %s' % added.stderr.strip())
+    try:
+        path = str(tmp_path_factory.mktemp('names') / 'job.json')
+        job = {'ethertypes': sorted(set(ETHERTYPES.values())), 'netlink_protocols': sorted(set(NETLINK_PROTOCOLS.values())),
+               'filters': [{'table': 'packet' if family == 'link' else 'netlink', 'filter': 'src %s:%s' % (family, name)}
+                           for family, name in CASES]}
+        with open(path, 'w') as handle:
+            json.dump(job, handle)
+        run = subprocess.run(['ip', 'netns', 'exec', namespace, sys.executable, HELPER, path], check=False,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                             env=dict(os.environ, PYTHONPATH=COLLECTIONS_PATH), timeout=300)
+        if run.returncode:
+            pytest.fail('the namespace helper failed:\n%s' % run.stderr[-4000:])
+        yield json.loads(run.stdout)
+    finally:
+        subprocess.run(['ip', 'netns', 'delete', namespace], check=False)
+
+
+def keys(table, found):
+    if isinstance(found, str):
+        if table == 'packet':
+            return sorted(int(n) for n in re.findall(r'\bino:(\d+)', found))
+        return sorted(set(line.split()[-2] for line in found.splitlines() if line.strip()))
+    if table == 'packet':
+        return sorted(r['inode'] for r in found)
+    return sorted(set('%s:%s' % (r['local_address'], r['local_port']) for r in found))
+
+
+def test_every_ethertype_has_its_socket(live):
+    assert len(set(r['local_address'] for r in live['packet'])) == len(set(ETHERTYPES.values()))
+
+
+@pytest.mark.parametrize('index', range(len(CASES)), ids=['%s:%s' % case for case in CASES])
+def test_name_means_what_it_means_to_ss(live, index):
+    family, name = CASES[index]
+    entry = live['filters'][index]
+    assert entry['filter'] == 'src %s:%s' % (family, name)
+    assert 'parse_error' not in entry, entry['parse_error']
+    if name in OUR_EXTRAS[family]:
+        assert entry['ss_rc'] != 0, 'ss 6.1 now accepts %s: it is no longer an extra of ours' % name
+        return
+    assert entry['ss_rc'] == 0 and not entry['ss_err'], entry
+    ours, theirs = keys(entry['table'], entry['ours']), keys(entry['table'], entry['ss'])
+    if entry['table'] == 'netlink':
+        # ss's own sock_diag socket (4:PID) and our reader's come and go.
+        ours = [key for key in ours if not key.startswith('4:') or key == '4:0']
+        theirs = [key for key in theirs if not key.startswith('4:') or key == '4:0']
+    assert ours == theirs
+    if entry['table'] == 'packet':
+        assert len(ours) == 1
