@@ -6,27 +6,20 @@
 
 from __future__ import annotations
 
-import errno
-import os
-import socket
+import platform
 import time
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import MarkCond
+from ansible_collections.netaudit.sockets.plugins.module_utils import _summary
+from ansible_collections.netaudit.sockets.plugins.module_utils import _tables
 
-# Table names as `ss -A` takes them, with the inet protocol each reads.
-INET_TABLES = {'tcp': 6, 'udp': 17}
-TABLE_ALIASES = {'inet': ('tcp', 'udp'), 'all': ('tcp', 'udp')}
-# Tables ss knows that this version cannot read yet: asking for one is an error, never a silent gap.
-NOT_YET = ('raw', 'sctp', 'mptcp', 'dccp', 'unix', 'unix_stream', 'u_str', 'unix_dgram', 'u_dgr',
-           'unix_seqpacket', 'u_seq', 'packet', 'packet_raw', 'p_raw', 'packet_dgram', 'p_dgr',
-           'netlink', 'vsock', 'vsock_stream', 'v_str', 'vsock_dgram', 'v_dgr')
-FAMILIES = ((socket.AF_INET, 'inet'), (socket.AF_INET6, 'inet6'))
-PRIVATE_KEYS = ('_ifindex', '_mark', '_cgroup_id')
-# Like `ss -l`: listening TCP and unconnected (bound) UDP.
+BACKENDS = ('auto', 'netlink', 'proc', 'psutil')
+PRIVATE_KEYS = ('_ifindex', '_mark', '_cgroup_id', '_port_locked')
+# Like `ss -l`: listening sockets and unconnected (bound) ones.
 LISTENING_STATES = (1 << _records.STATE_NUMBERS['LISTEN']) | (1 << _records.STATE_NUMBERS['UNCONN'])
 
 
@@ -35,63 +28,87 @@ class GatherError(ValueError):
 
 
 def resolve_tables(names):
-    """The inet tables to read, in ss's order, from table names and aliases as `ss -A` takes them."""
-    chosen = []
-    for name in names:
-        key = str(name).strip().lower()
-        if key in TABLE_ALIASES:
-            expanded = TABLE_ALIASES[key]
-        elif key in INET_TABLES:
-            expanded = (key,)
-        elif key in NOT_YET:
-            raise GatherError('tables: "%s" is not supported yet; this version reads %s' % (name, ', '.join(INET_TABLES)))
-        else:
-            raise GatherError('tables: unknown socket table "%s"; expected one of %s' % (
-                name, ', '.join(sorted(set(INET_TABLES) | set(TABLE_ALIASES) | set(NOT_YET)))))
-        for table in expanded:
-            if table not in chosen:
-                chosen.append(table)
-    if not chosen:
-        raise GatherError('tables: the list is empty; name at least one table (tcp, udp)')
-    # ss prints udp before tcp; keep its order so output compares line by line.
-    return sorted(chosen, key=('udp', 'tcp').index)
-
-
-def _dump_table(table, family, states, flt, notes, reasons):
-    """Records of one table and family, and whether the kernel ran the whole filter expression."""
-    program = flt.bytecode(family) if flt is not None else b''
-    protocol = INET_TABLES[table]
+    """The tables to read, in ss's order (kept for callers that only need the names)."""
     try:
-        if program:
-            try:
-                return _sockdiag.dump_inet(protocol, family, states, program), True
-            except _sockdiag.SockDiagError as exc:
-                if exc.errno not in (errno.EINVAL, errno.EPERM, errno.EACCES):
-                    raise
-                note = 'the kernel refused the filter program (%s); it was evaluated in userspace' % os.strerror(exc.errno)
-                if note not in notes:
-                    notes.append(note)
-                program = None
-        return _sockdiag.dump_inet(protocol, family, states, None), program is not None
-    except _sockdiag.SockDiagError as exc:
-        if exc.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.EPROTONOSUPPORT):
-            reasons.append('table %s (%s): the kernel has no sock_diag support for it (%s)'
-                           % (table, _family_name(family), os.strerror(exc.errno)))
-            return [], True
-        raise
+        return _tables.resolve(names)[0]
+    except _tables.TableError as exc:
+        raise GatherError(str(exc)) from exc
 
 
-def _family_name(family):
-    return 'IPv6' if family == socket.AF_INET6 else 'IPv4'
+def choose_backend(backend, proc_root, netns):
+    """The backend to start with, from the options and the platform."""
+    if backend not in BACKENDS:
+        raise GatherError('backend: "%s" is not one of %s' % (backend, ', '.join(BACKENDS)))
+    foreign_proc = proc_root not in (None, '/proc', '/proc/')
+    if foreign_proc and backend in ('netlink', 'psutil'):
+        raise GatherError('proc_root: a /proc tree other than /proc is read by the proc backend; backend %s cannot read it' % backend)
+    if foreign_proc and netns:
+        raise GatherError('netns cannot be combined with proc_root: a foreign /proc tree holds its own namespaces')
+    if backend == 'auto':
+        if foreign_proc:
+            return 'proc'
+        return 'netlink' if platform.system() == 'Linux' else 'psutil'
+    if backend == 'psutil' and netns:
+        raise GatherError('netns needs the netlink or proc backend; psutil cannot enter network namespaces')
+    return backend
 
 
-def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=None, proc_root='/proc'):
-    """Gather socket facts. Returns a dict with `sockets` and `socket_meta`.
+def _read(plan):
+    """Read every table of the plan in the current network namespace; a dict (it may cross a process boundary)."""
+    backend, tables, explicit, states, flt = plan['backend'], plan['tables'], plan['explicit'], plan['states'], plan['filter']
+    fell_back = None
+    if backend == 'netlink':
+        try:
+            outcome = _tables.read_netlink(tables, explicit, states, flt)
+        except _sockdiag.SockDiagError as exc:
+            if not plan['auto']:
+                raise
+            fell_back = 'netlink sock_diag is not usable (%s); the /proc reader was used instead' % exc
+            backend = 'proc'
+    if backend == 'proc':
+        outcome = _tables.read_proc(tables, explicit, states, flt, plan['proc_root'])
+    elif backend == 'psutil':
+        outcome = _tables.read_psutil(tables, explicit, states, flt, plan['processes'])
+    if fell_back:
+        outcome.reasons.insert(0, fell_back)
+    for record in outcome.records:
+        for key in PRIVATE_KEYS:
+            record.pop(key, None)
+    result = outcome.as_dict()
+    result['backend'] = backend
+    result['summary'] = _summary.read_summary(plan['proc_root']) if plan['summary'] and backend != 'psutil' else None
+    return result
 
-    Raises GatherError (bad option values, including filter syntax) and _sockdiag.SockDiagError (netlink unusable).
+
+def _namespaces(netns, proc_root):
+    """[(label or None, Namespace or None)]: the module's own namespace is (None, None)."""
+    if not netns:
+        return [(None, None)], []
+    specs = [netns] if isinstance(netns, str) else list(netns)
+    everything = any(str(spec).strip() == 'all' for spec in specs)
+    try:
+        found, problems = _netns.resolve(specs if len(specs) > 1 else specs[0], proc_root=proc_root)
+    except ValueError as exc:
+        raise GatherError('netns: %s' % exc) from exc
+    targets = [(None, None)] if everything else []
+    targets.extend((namespace.label, namespace) for namespace in found)
+    return targets, problems
+
+
+def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=None, netns=None,
+           backend='auto', proc_root='/proc', summary=True):
+    """Gather socket facts: a dict with `sockets`, `socket_meta` and (with summary) `socket_summary`.
+
+    Raises GatherError for option values that cannot be gathered (the message names the option) and
+    _sockdiag.SockDiagError when the netlink backend was asked for explicitly and cannot be used.
     """
     started = time.monotonic()
-    table_list = resolve_tables(tables)
+    proc_root = proc_root or '/proc'
+    try:
+        table_list, explicit = _tables.resolve(tables)
+    except _tables.TableError as exc:
+        raise GatherError(str(exc)) from exc
+    chosen = choose_backend(backend, proc_root, netns)
     try:
         flt = _ssfilter.parse(filter_text, tables=table_list) if filter_text else None
     except _ssfilter.FilterError as exc:
@@ -100,64 +117,74 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
         states = flt.state_mask(listening)
     else:
         states = LISTENING_STATES if listening else _records.ALL_STATES
-    families = [(number, name) for number, name in FAMILIES
-                if flt is None or flt.families is None or name in flt.families]
 
-    reasons = []
-    notes = []
-    records = []
-    if not families:
-        # Like ss -tu with `src unix:...`: the filter's family has none of the tables asked for, so nothing matches.
-        notes.append('the filter selects only %s sockets, which are not in the tables read (%s)'
-                     % (', '.join(sorted(flt.families)), ', '.join(table_list)))
-    kernel_filtered = True
-    uses_mark = flt is not None and any(isinstance(term, MarkCond) for term in flt.terms())
-    unknown_marks = 0
-    for table in table_list:
-        for family, _name in families:
-            found, in_kernel = _dump_table(table, family, states, flt, notes, reasons)
-            kernel_filtered = kernel_filtered and in_kernel
-            if flt is not None:
-                if uses_mark and not in_kernel:
-                    unknown_marks += sum(1 for record in found if record.get('_mark') is None)
-                found = flt.select(found, kernel_filtered=in_kernel)
-            records.extend(found)
+    plan = dict(backend=chosen, auto=backend == 'auto', tables=table_list, explicit=explicit, states=states,
+                filter=flt, proc_root=proc_root, processes=processes, summary=summary)
+    targets, reasons = _namespaces(netns, proc_root)
+    notes, unsupported, records = [], [], []
+    kernel_filtered = None
+    backends_used = []
+    socket_summary = None
+    labels = []
+    for label, namespace in targets:
+        try:
+            result = _read(plan) if namespace is None else _netns.call_in(namespace, _read, plan)
+        except _netns.NamespaceGone as exc:
+            reasons.append('network namespace %s vanished before it could be read (%s)' % (label, exc))
+            continue
+        if label is not None:
+            labels.append(label)
+            for record in result['records']:
+                record['netns'] = label
+        elif result['summary'] is not None:
+            socket_summary = result['summary']
+        prefix = '' if label is None else 'netns %s: ' % label
+        reasons.extend(prefix + reason for reason in result['reasons'])
+        notes.extend(prefix + note for note in result['notes'] if prefix + note not in notes)
+        unsupported.extend(table for table in result['unsupported'] if table not in unsupported)
+        if result['kernel_filtered'] is not None:
+            kernel_filtered = result['kernel_filtered'] if kernel_filtered is None else kernel_filtered and result['kernel_filtered']
+        if result['backend'] not in backends_used:
+            backends_used.append(result['backend'])
+        records.extend(result['records'])
 
-    if unknown_marks:
-        reasons.append('fwmark: the kernel shows socket marks only to a caller with CAP_NET_ADMIN; the marks of %d '
-                       'sockets were unknown and taken as 0 (as ss does), so sockets with a mark may be missing'
-                       % unknown_marks)
+    if processes and chosen != 'psutil':
+        _attach_owners(records, proc_root, reasons, notes)
 
-    if processes:
-        owners, problems = _owners.find_owners(set(r['inode'] for r in records if r['inode']), proc_root=proc_root)
-        unowned = 0
-        for record in records:
-            record['processes'] = owners.get(record['inode'], []) if record['inode'] else []
-            unowned += bool(record['inode'] and not record['processes'])
-        if unowned:
-            reasons.extend(problems)
-        else:
-            # Unreadable processes matter only if they could own a socket returned here; every one has an owner.
-            notes.extend('every socket returned has a known owner, so this does not affect these facts: ' + problem
-                         for problem in problems)
-
-    for record in records:
-        for key in PRIVATE_KEYS:
-            record.pop(key, None)
     records.sort(key=_records.sort_key)
-
-    meta = {
-        'backend': 'netlink',
-        'complete': not reasons,
-        'incomplete_reasons': reasons,
-        'notes': notes,
-        'filter': filter_text or None,
-        'tables': table_list,
-        'states': [name for number, name in sorted(_records.STATE_NAMES.items()) if states & (1 << number)],
-        # None: nothing to filter; True: states and expression were applied by the kernel; False: partly in userspace.
-        'kernel_filtered': kernel_filtered if flt is not None and families else None,
-        'netns': [],
-        'count': len(records),
-        'elapsed_ms': round((time.monotonic() - started) * 1000.0, 1),
+    facts = {
+        'sockets': records,
+        'socket_meta': {
+            'backend': ','.join(backends_used) or chosen,
+            'complete': not reasons,
+            'incomplete_reasons': reasons,
+            'notes': notes,
+            'unsupported_tables': unsupported,
+            'filter': filter_text or None,
+            'tables': table_list,
+            'states': [name for number, name in sorted(_records.STATE_NAMES.items()) if states & (1 << number)],
+            # None: nothing to filter; True: the kernel applied states and expression; False: partly in userspace.
+            'kernel_filtered': kernel_filtered if flt is not None else None,
+            'netns': labels,
+            'count': len(records),
+            'elapsed_ms': round((time.monotonic() - started) * 1000.0, 1),
+        },
     }
-    return {'sockets': records, 'socket_meta': meta}
+    if summary:
+        facts['socket_summary'] = socket_summary
+    return facts
+
+
+def _attach_owners(records, proc_root, reasons, notes):
+    """One /proc walk for every namespace's sockets: socket inodes are unique across namespaces."""
+    owners, problems = _owners.find_owners(set(r['inode'] for r in records if r['inode']), proc_root=proc_root)
+    unowned = 0
+    for record in records:
+        record['processes'] = owners.get(record['inode'], []) if record['inode'] else []
+        unowned += bool(record['inode'] and not record['processes'])
+    if unowned:
+        reasons.extend(problems)
+    else:
+        # Unreadable processes matter only if they could own a socket returned here; every one has an owner.
+        notes.extend('every socket returned has a known owner, so this does not affect these facts: ' + problem
+                     for problem in problems)

@@ -44,9 +44,15 @@ options:
     type: str
   tables:
     description:
-      - Socket tables to read, named as C(ss -A) names them.
-      - V(inet) and V(all) mean every table this version reads (V(tcp) and V(udp)).
-      - Naming a table that is not read yet (for example V(unix)) is an error, never a silent gap.
+      - Socket tables to read, named as C(ss -A) names them, aliases included.
+      - V(tcp), V(udp), V(raw), V(sctp), V(mptcp), V(dccp); V(unix_stream) (V(u_str)), V(unix_dgram) (V(u_dgr)),
+        V(unix_seqpacket) (V(u_seq)); V(packet_raw) (V(p_raw)), V(packet_dgram) (V(p_dgr)); V(netlink);
+        V(vsock_stream) (V(v_str)), V(vsock_dgram) (V(v_dgr)).
+      - Groups. V(inet) means every inet table, V(unix), V(packet) and V(vsock) mean their types, and V(all) means every table.
+      - A table the kernel cannot dump is never an error. Reached through a group, it is listed in
+        RV(ansible_facts.socket_meta.incomplete_reasons). Named explicitly, it is listed in
+        RV(ansible_facts.socket_meta.unsupported_tables).
+      - As with C(ss), packet and netlink sockets are listed only when the states include V(UNCONN).
     type: list
     elements: str
     default: [tcp, udp]
@@ -63,8 +69,42 @@ options:
         RV(ansible_facts.socket_meta.complete) is then V(false).
     type: bool
     default: true
+  netns:
+    description:
+      - Also gather inside other network namespaces. Each record carries the namespace's label in RV(ansible_facts.sockets[].netns).
+      - A name from C(ip netns), a path (C(/run/netns/NAME), C(/proc/PID/ns/net)), or a list of them.
+      - V(all) means the module's own namespace plus every named namespace and every namespace that a process holds.
+        A namespace without a name is labelled with the pid and command of a process inside it.
+      - Each namespace is entered with C(setns) in a forked child, so the module's own process never changes namespace.
+        A namespace is read once, however many names it has. A namespace that vanishes during the run is reported
+        in RV(ansible_facts.socket_meta.incomplete_reasons), not treated as a failure.
+      - Needs root.
+    type: raw
+  backend:
+    description:
+      - Where the sockets are read from.
+      - V(netlink) reads netlink sock_diag, as C(ss) does. V(proc) reads the text files under O(proc_root)C(/net), like
+        C(ss)'s fallback; it cannot give some fields (for example V(v6only)), so the facts are marked incomplete.
+        V(psutil) reads C(psutil.net_connections()), for hosts other than Linux.
+      - V(auto) uses V(netlink) on Linux, falling back to V(proc) by itself (and saying so) when netlink cannot be used,
+        and V(psutil) elsewhere.
+    type: str
+    choices: [auto, netlink, proc, psutil]
+    default: auto
+  proc_root:
+    description:
+      - The C(/proc) tree to read, for example a host's C(/proc) mounted into a container (like C(ss)'s E(PROC_ROOT)).
+      - Anything other than C(/proc) implies O(backend=proc).
+    type: path
+    default: /proc
+  summary:
+    description:
+      - Also return RV(ansible_facts.socket_summary), the figures of C(ss -s).
+    type: bool
+    default: true
 notes:
-  - Linux only in this version. Needs the kernel's C(inet_diag), C(tcp_diag) and C(udp_diag) support, present in every mainstream kernel.
+  - Linux with netlink sock_diag (C(inet_diag), C(tcp_diag), C(udp_diag) and the like) gives every field; other
+    systems are read through psutil, which gives fewer fields. Needs the kernel's C(inet_diag), C(tcp_diag) and C(udp_diag) support, present in every mainstream kernel.
   - Run as root (C(become)) to see every socket's owner.
   - The short name C(socket_facts) works in playbooks that list C(netaudit.sockets) under C(collections);
     for ad hoc commands use the full name, or see the collection README for a library path that makes the short name work.
@@ -81,6 +121,12 @@ EXAMPLES = r"""
 - name: Only listening sockets
   netaudit.sockets.socket_facts:
     listening: true
+
+- name: Listening sockets in every network namespace, containers included
+  netaudit.sockets.socket_facts:
+    listening: true
+    tables: [inet, unix]
+    netns: all
 
 - name: Established connections to the SSH port, selected in the kernel
   netaudit.sockets.socket_facts:
@@ -178,13 +224,20 @@ ansible_facts:
           description: The network namespace label; V(null) for the module's own namespace.
           type: str
           sample: null
+    socket_summary:
+      description:
+        - The figures of C(ss -s) for the module's own network namespace, read from C(/proc/net/sockstat), C(sockstat6) and C(snmp).
+        - See the collection's C(docs/summary.md) for every key.
+      returned: when O(summary=true)
+      type: dict
+      sample: {"total": 180, "tcp": {"total": 6, "estab": 1, "closed": 0, "orphaned": 0, "timewait": 0}}
     socket_meta:
       description: How the facts were gathered, and whether they are complete.
       returned: always
       type: dict
       contains:
         backend:
-          description: Where the data came from.
+          description: Where the data came from (V(netlink), V(proc) or V(psutil)); two names when a namespace fell back to V(proc).
           type: str
           sample: netlink
         complete:
@@ -198,6 +251,11 @@ ansible_facts:
           sample: []
         notes:
           description: Other things worth knowing that do not make the data partial, such as a filter evaluated in userspace.
+          type: list
+          elements: str
+          sample: []
+        unsupported_tables:
+          description: Tables named explicitly in O(tables) that the kernel or backend cannot read.
           type: list
           elements: str
           sample: []
@@ -222,7 +280,7 @@ ansible_facts:
           type: bool
           sample: true
         netns:
-          description: Namespaces read besides the module's own.
+          description: Labels of the namespaces read besides the module's own.
           type: list
           elements: str
           sample: []
@@ -236,9 +294,11 @@ ansible_facts:
           sample: 3.2
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
+from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
+from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 
 
@@ -249,6 +309,10 @@ def main():
             tables=dict(type='list', elements='str', default=['tcp', 'udp']),
             listening=dict(type='bool', default=False),
             processes=dict(type='bool', default=True),
+            netns=dict(type='raw'),
+            backend=dict(type='str', default='auto', choices=['auto', 'netlink', 'proc', 'psutil']),
+            proc_root=dict(type='path', default='/proc'),
+            summary=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
     )
@@ -259,11 +323,22 @@ def main():
             listening=params['listening'],
             processes=params['processes'],
             filter_text=params['filter'],
+            netns=params['netns'],
+            backend=params['backend'],
+            proc_root=params['proc_root'],
+            summary=params['summary'],
         )
     except _gather.GatherError as exc:
         module.fail_json(msg=str(exc))
     except _sockdiag.SockDiagError as exc:
-        module.fail_json(msg='netlink sock_diag is not usable on this host: %s' % exc)
+        where = ' (netns %s)' % exc.netns if getattr(exc, 'netns', None) else ''
+        module.fail_json(msg='netlink sock_diag is not usable on this host%s: %s' % (where, exc))
+    except _psutil_source.PsutilError as exc:
+        if not _psutil_source.HAS_PSUTIL:
+            module.fail_json(msg=missing_required_lib('psutil'), exception=_psutil_source.PSUTIL_IMPORT_ERROR)
+        module.fail_json(msg='psutil could not list the sockets: %s' % exc)
+    except _netns.NamespaceError as exc:
+        module.fail_json(msg='netns: %s' % exc)
     module.exit_json(changed=False, ansible_facts=facts)
 
 

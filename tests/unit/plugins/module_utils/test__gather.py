@@ -27,19 +27,26 @@ def listener():
     sock.close()
 
 
+INET = ['raw', 'udp', 'tcp', 'dccp', 'sctp', 'mptcp']
+UNIX = ['unix_stream', 'unix_dgram', 'unix_seqpacket']
+
+
 @pytest.mark.parametrize('names, expected', [
     (['tcp'], ['tcp']),
-    (['udp', 'tcp'], ['udp', 'tcp']),
+    (['tcp', 'udp'], ['udp', 'tcp']),
     (['tcp', 'udp', 'tcp'], ['udp', 'tcp']),
-    (['inet'], ['udp', 'tcp']),
-    (['ALL'], ['udp', 'tcp']),
+    (['inet'], INET),
+    (['u_str', 'unix_dgram'], ['unix_stream', 'unix_dgram']),
+    (['unix', 'tcp'], UNIX + ['tcp']),
+    (['p_raw', 'netlink', 'v_dgr'], ['netlink', 'packet_raw', 'vsock_dgram']),
+    (['ALL'], ['netlink', 'packet_raw', 'packet_dgram'] + UNIX + ['raw', 'udp', 'tcp', 'dccp', 'sctp',
+                                                                 'vsock_stream', 'vsock_dgram', 'mptcp']),
 ])
 def test_resolve_tables(names, expected):
     assert _gather.resolve_tables(names) == expected
 
 
 @pytest.mark.parametrize('names, message', [
-    (['unix'], 'tables: "unix" is not supported yet'),
     (['tcp', 'bogus'], 'tables: unknown socket table "bogus"'),
     ([], 'tables: the list is empty'),
 ])
@@ -80,13 +87,6 @@ def test_listening_and_state_clause(listener):
     assert established['socket_meta']['states'] == ['ESTAB']
 
 
-def test_unix_only_filter_reads_nothing_and_says_why():
-    facts = _gather.gather(filter_text='src unix:/tmp/*')
-    assert facts['sockets'] == []
-    assert facts['socket_meta']['kernel_filtered'] is None
-    assert 'selects only unix sockets' in facts['socket_meta']['notes'][0]
-
-
 def test_bad_filter_is_a_gather_error():
     with pytest.raises(_gather.GatherError) as info:
         _gather.gather(filter_text='sport = :ssh2')
@@ -111,30 +111,86 @@ def test_refused_program_falls_back_to_userspace(monkeypatch, listener):
     assert meta['complete'] is True
 
 
-def test_missing_table_support_is_incomplete_not_fatal(monkeypatch, listener):
-    port, inode, _fd = listener
+def _without(monkeypatch, protocol):
     real = _sockdiag.dump_inet
 
-    def no_udp(protocol, family, states, bytecode=None):
-        if protocol == 17:
-            raise _sockdiag.SockDiagError(errno.ENOENT, 'no udp_diag')
-        return real(protocol, family, states, bytecode)
+    def lacking(proto, family, states, bytecode=None):
+        if proto == protocol:
+            raise _sockdiag.SockDiagError(errno.ENOENT, 'no diag module for protocol %d' % protocol)
+        return real(proto, family, states, bytecode)
 
-    monkeypatch.setattr(_sockdiag, 'dump_inet', no_udp)
-    facts = _gather.gather(filter_text='sport = :%d' % port)
+    monkeypatch.setattr(_sockdiag, 'dump_inet', lacking)
+
+
+def test_table_missing_through_a_group_is_incomplete(monkeypatch, listener):
+    port, inode, _fd = listener
+    _without(monkeypatch, 132)       # sctp, which /proc cannot stand in for
+    facts = _gather.gather(tables=['inet'], filter_text='sport = :%d' % port)
     assert [r['inode'] for r in facts['sockets']] == [inode]
     meta = facts['socket_meta']
     assert meta['complete'] is False
-    assert [reason.split(':')[0] for reason in meta['incomplete_reasons']] == ['table udp (IPv4)', 'table udp (IPv6)']
+    assert [reason for reason in meta['incomplete_reasons'] if reason.startswith('table sctp')]
+    assert meta['unsupported_tables'] == []
 
 
-def test_netlink_unusable_is_raised(monkeypatch):
+def test_table_missing_when_named_is_unsupported(monkeypatch, listener):
+    port, inode, _fd = listener
+    _without(monkeypatch, 132)
+    facts = _gather.gather(tables=['tcp', 'sctp'], filter_text='sport = :%d' % port)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    meta = facts['socket_meta']
+    assert meta['unsupported_tables'] == ['sctp']
+    assert not [reason for reason in meta['incomplete_reasons'] if 'sctp' in reason]
+
+
+def test_table_missing_falls_back_to_proc_like_ss(monkeypatch):
+    _without(monkeypatch, 17)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(('127.0.0.1', 0))
+    try:
+        port = sock.getsockname()[1]
+        facts = _gather.gather(tables=['udp'], filter_text='sport = :%d' % port)
+        assert [(r['netid'], r['inode']) for r in facts['sockets']] == [('udp', os.fstat(sock.fileno()).st_ino)]
+        meta = facts['socket_meta']
+        assert any(note.startswith('table udp: the kernel has no sock_diag support') for note in meta['notes'])
+        assert any(reason.startswith('table udp read from /proc') for reason in meta['incomplete_reasons'])
+        assert meta['kernel_filtered'] is False
+    finally:
+        sock.close()
+
+
+def test_netlink_unusable_falls_back_to_proc_unless_asked_for(monkeypatch, listener):
+    port, inode, _fd = listener
+
     def broken(protocol, family, states, bytecode=None):
         raise _sockdiag.SockDiagError(errno.EPROTONOSUPPORT + 1000, 'netlink is gone')
 
     monkeypatch.setattr(_sockdiag, 'dump_inet', broken)
     with pytest.raises(_sockdiag.SockDiagError):
-        _gather.gather()
+        _gather.gather(backend='netlink')
+    facts = _gather.gather(filter_text='sport = :%d' % port)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    meta = facts['socket_meta']
+    assert meta['backend'] == 'proc'
+    assert meta['complete'] is False
+    assert meta['incomplete_reasons'][0].startswith('netlink sock_diag is not usable')
+
+
+def test_proc_backend_and_proc_root(listener):
+    port, inode, _fd = listener
+    facts = _gather.gather(backend='proc', filter_text='sport = :%d' % port)
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    assert facts['socket_meta']['backend'] == 'proc'
+    assert facts['sockets'][0]['v6only'] is None
+    with pytest.raises(_gather.GatherError) as info:
+        _gather.gather(backend='netlink', proc_root='/srv/host-proc')
+    assert str(info.value).startswith('proc_root:')
+
+
+def test_summary_is_returned_and_optional():
+    facts = _gather.gather(tables=['tcp'])
+    assert set(facts['socket_summary']) >= {'total', 'tcp', 'transport'}
+    assert 'socket_summary' not in _gather.gather(tables=['tcp'], summary=False)
 
 
 @pytest.mark.parametrize('owned, expect_complete', [(True, True), (False, False)])

@@ -1,0 +1,266 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to netaudit.sockets: socket table names as `ss -A` takes them, and reading tables from each backend."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _records
+from ansible_collections.netaudit.sockets.plugins.module_utils import _procnet
+from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag_other
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import MarkCond
+
+# Canonical table names, in the order ss prints them.
+TABLES = ('netlink', 'packet_raw', 'packet_dgram', 'unix_stream', 'unix_dgram', 'unix_seqpacket',
+          'raw', 'udp', 'tcp', 'dccp', 'sctp', 'vsock_stream', 'vsock_dgram', 'mptcp')
+INET_PROTOCOLS = {'tcp': 6, 'udp': 17, 'raw': 255, 'sctp': 132, 'mptcp': 262, 'dccp': 33}
+ALIASES = {'u_str': 'unix_stream', 'u_dgr': 'unix_dgram', 'u_seq': 'unix_seqpacket',
+           'p_raw': 'packet_raw', 'p_dgr': 'packet_dgram', 'v_str': 'vsock_stream', 'v_dgr': 'vsock_dgram'}
+GROUPS = {
+    'all': TABLES,
+    'inet': ('raw', 'udp', 'tcp', 'dccp', 'sctp', 'mptcp'),
+    'unix': ('unix_stream', 'unix_dgram', 'unix_seqpacket'),
+    'packet': ('packet_raw', 'packet_dgram'),
+    'vsock': ('vsock_stream', 'vsock_dgram'),
+}
+# The records' netid for each table of the multi-type dumps.
+NETIDS = {'netlink': 'nl', 'unix_stream': 'u_str', 'unix_dgram': 'u_dgr', 'unix_seqpacket': 'u_seq',
+          'packet_raw': 'p_raw', 'packet_dgram': 'p_dgr', 'vsock_stream': 'v_str', 'vsock_dgram': 'v_dgr'}
+# ss names a raw socket by its protocol when the kernel says it (icmp6), or '???'.
+RAW_NETIDS = ('raw', 'icmp6', '???')
+# One dump serves every table of a source.
+SOURCES = (
+    ('netlink', ('netlink',), 'netlink'),
+    ('packet', ('packet_raw', 'packet_dgram'), 'link'),
+    ('unix', ('unix_stream', 'unix_dgram', 'unix_seqpacket'), 'unix'),
+    ('vsock', ('vsock_stream', 'vsock_dgram'), 'vsock'),
+)
+UNCONN = 1 << _records.STATE_NUMBERS['UNCONN']
+INET_FAMILIES = ((socket.AF_INET, 'inet'), (socket.AF_INET6, 'inet6'))
+MISSING_TABLE = (errno.ENOENT, errno.EOPNOTSUPP, errno.EPROTONOSUPPORT, errno.EAFNOSUPPORT)
+
+
+class TableError(ValueError):
+    """A table name that ss does not know; the message names it."""
+
+
+def resolve(names):
+    """(tables in ss's order, the set of tables named one by one rather than through a group such as `all`)."""
+    chosen = set()
+    explicit = set()
+    for name in names:
+        key = str(name).strip().lower()
+        key = ALIASES.get(key, key)
+        if key in GROUPS:
+            chosen.update(GROUPS[key])
+        elif key in TABLES:
+            chosen.add(key)
+            explicit.add(key)
+        else:
+            known = sorted(set(TABLES) | set(GROUPS) | set(ALIASES))
+            raise TableError('tables: unknown socket table "%s"; expected one of %s' % (name, ', '.join(known)))
+    if not chosen:
+        raise TableError('tables: the list is empty; name at least one table (tcp, udp ...)')
+    return [table for table in TABLES if table in chosen], explicit
+
+
+class Outcome(object):
+    """What reading some tables gave: records and what the caller must report."""
+
+    def __init__(self):
+        self.records = []
+        self.reasons = []          # the data is partial
+        self.notes = []            # worth knowing, not partial
+        self.unsupported = []      # tables the kernel (or backend) cannot read, asked for one by one
+        self.kernel_filtered = None
+        self.unknown_marks = 0
+
+    def missing(self, table, explicit, why):
+        if table in explicit:
+            if table not in self.unsupported:
+                self.unsupported.append(table)
+            self.notes.append('table %s is not supported here: %s' % (table, why))
+        else:
+            self.reasons.append('table %s could not be read: %s' % (table, why))
+
+    def kernel(self, ran_in_kernel):
+        self.kernel_filtered = ran_in_kernel if self.kernel_filtered is None else (self.kernel_filtered and ran_in_kernel)
+
+    def as_dict(self):
+        reasons = list(self.reasons)
+        if self.unknown_marks:
+            reasons.append('fwmark: the kernel shows socket marks only to a caller with CAP_NET_ADMIN; the marks of %d '
+                           'sockets were unknown and taken as 0 (as ss does), so sockets with a mark may be missing'
+                           % self.unknown_marks)
+        return dict(records=self.records, reasons=reasons, notes=self.notes,
+                    unsupported=self.unsupported, kernel_filtered=self.kernel_filtered)
+
+
+def family_allowed(flt, family):
+    return flt is None or flt.families is None or family in flt.families
+
+
+def _refused(outcome, exc):
+    note = 'the kernel refused the filter program (%s); it was evaluated in userspace' % os.strerror(exc.errno)
+    if note not in outcome.notes:
+        outcome.notes.append(note)
+
+
+def read_netlink(tables, explicit, states, flt):
+    """Read tables over netlink sock_diag. Raises _sockdiag.SockDiagError when netlink itself is unusable."""
+    outcome = Outcome()
+    fallbacks = {}
+    for table in tables:
+        if table not in INET_PROTOCOLS:
+            continue
+        for family, family_name in INET_FAMILIES:
+            if not family_allowed(flt, family_name):
+                continue
+            program = flt.bytecode(family) if flt is not None else b''
+            found = None
+            try:
+                if program:
+                    try:
+                        found = _sockdiag.dump_inet(INET_PROTOCOLS[table], family, states, program)
+                    except _sockdiag.SockDiagError as exc:
+                        if exc.errno not in (errno.EINVAL, errno.EPERM, errno.EACCES):
+                            raise
+                        _refused(outcome, exc)
+                        program = None
+                if found is None:
+                    found = _sockdiag.dump_inet(INET_PROTOCOLS[table], family, states, None)
+            except _sockdiag.SockDiagError as exc:
+                if exc.errno not in MISSING_TABLE:
+                    raise
+                if table in PROC_SOURCES:
+                    fallbacks.setdefault(table, os.strerror(exc.errno))
+                else:
+                    outcome.missing(table, explicit, 'the kernel has no sock_diag support for %s (%s)'
+                                    % ('IPv6' if family == socket.AF_INET6 else 'IPv4', os.strerror(exc.errno)))
+                continue
+            in_kernel = program is not None
+            outcome.kernel(in_kernel)
+            if flt is not None:
+                if not in_kernel:
+                    mark_problem(flt, found, outcome)
+                found = flt.select(found, kernel_filtered=in_kernel)
+            outcome.records.extend(found)
+    for table, why in fallbacks.items():
+        # Like ss, which reads /proc/net/raw when the kernel has no raw_diag.
+        outcome.notes.append('table %s: the kernel has no sock_diag support for it (%s); it was read from /proc/net' % (table, why))
+        extra = read_proc([table], explicit, states, flt, '/proc')
+        outcome.records.extend(extra.records)
+        outcome.reasons.extend(extra.reasons)
+        if extra.kernel_filtered is not None:
+            outcome.kernel(False)
+    for source, members, family in SOURCES:
+        wanted = [table for table in members if table in tables]
+        if not wanted or not family_allowed(flt, family):
+            continue
+        if source in ('netlink', 'packet') and not states & UNCONN:
+            continue        # ss lists these only when UNCONN is among the states
+        try:
+            if source == 'unix':
+                found = _sockdiag_other.dump_unix(states)
+            elif source == 'vsock':
+                found = _sockdiag_other.dump_vsock(states)
+            elif source == 'packet':
+                found = _sockdiag_other.dump_packet()
+            else:
+                found = _sockdiag_other.dump_netlink()
+        except _sockdiag.SockDiagError as exc:
+            if exc.errno not in MISSING_TABLE:
+                raise
+            for table in wanted:
+                outcome.missing(table, explicit, 'the kernel has no sock_diag support for it (%s)' % os.strerror(exc.errno))
+            continue
+        netids = set(NETIDS[table] for table in wanted)
+        found = [record for record in found if record['netid'] in netids]
+        if flt is not None and flt.tree is not None:
+            outcome.kernel(False)
+        outcome.records.extend(flt.select(found) if flt is not None else found)
+    return outcome
+
+
+def mark_problem(flt, records, outcome):
+    """Count sockets whose marks the kernel hid (no CAP_NET_ADMIN) when fwmark runs in userspace."""
+    if any(isinstance(term, MarkCond) for term in flt.terms()):
+        outcome.unknown_marks += sum(1 for record in records if record.get('_mark') is None)
+
+
+def state_bit(record):
+    return 1 << _records.STATE_NUMBERS.get(record['state'], 0)
+
+
+def read_userspace(records, states, flt):
+    """The state and filter checks a backend without kernel filtering needs (the /proc and psutil readers)."""
+    kept = [record for record in records if states & state_bit(record)]
+    if flt is None:
+        return kept
+    return flt.select(kept)
+
+
+# /proc/net has files for these sources only.
+PROC_SOURCES = {'tcp': 'tcp', 'udp': 'udp', 'raw': 'raw', 'unix_stream': 'unix', 'unix_dgram': 'unix',
+                'unix_seqpacket': 'unix', 'packet_raw': 'packet', 'packet_dgram': 'packet', 'netlink': 'netlink'}
+
+
+def _lost(outcome, reason):
+    if reason and reason not in outcome.reasons:
+        outcome.reasons.append(reason)
+
+
+def _keep(records, tables):
+    """The records of the tables asked for, from readers that return several tables at once."""
+    netids = set(NETIDS.get(table, table) for table in tables)
+    if 'raw' in tables:
+        netids.update(RAW_NETIDS)
+    return [record for record in records if record['netid'] in netids]
+
+
+def _visible(record, states, flt):
+    if record['family'] in ('link', 'netlink') and not states & UNCONN:
+        return False
+    return family_allowed(flt, record['family'])
+
+
+def read_proc(tables, explicit, states, flt, proc_root):
+    """Read tables from {proc_root}/net/* (ss's PROC_ROOT fallback), with the same records and filter semantics."""
+    outcome = Outcome()
+    sources = []
+    for table in tables:
+        source = PROC_SOURCES.get(table)
+        if source is None:
+            outcome.missing(table, explicit, '%s/net has no file for it' % proc_root)
+        elif source not in sources:
+            sources.append(source)
+    for source in sources:
+        records, problems = _procnet.read_table(source, proc_root=proc_root)
+        outcome.reasons.extend(problems)
+        _lost(outcome, _procnet.lost_reason(source))
+        records = [record for record in _keep(records, tables) if _visible(record, states, flt)]
+        outcome.records.extend(read_userspace(records, states, flt))
+    if flt is not None and flt.tree is not None:
+        outcome.kernel_filtered = False
+    return outcome
+
+
+def read_psutil(tables, explicit, states, flt, processes, psutil_module=None):
+    """Read what psutil can give (non-Linux hosts), with the same records and filter semantics."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
+    outcome = Outcome()
+    records, lost, problems = _psutil_source.gather_psutil(tables, processes=processes, psutil_module=psutil_module)
+    outcome.reasons.extend(problems)
+    if lost:
+        _lost(outcome, 'backend psutil cannot give %s; those fields are null' % ', '.join(sorted(lost)))
+    records = [record for record in _keep(records, tables) if _visible(record, states, flt)]
+    outcome.records.extend(read_userspace(records, states, flt))
+    if flt is not None and flt.tree is not None:
+        outcome.kernel_filtered = False
+    return outcome
