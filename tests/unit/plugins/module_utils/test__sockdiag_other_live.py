@@ -378,3 +378,31 @@ def test_filters_select_something_and_not_everything(live):
         if 0 < len(entry.get('ours', [])) < total:
             partial += 1
     assert partial >= len(FILTERS) // 2
+
+
+# --- the module's gather path: tables: all ------------------------------------------------------------------
+
+def module_records(live, family):
+    return [r for r in live['module_all']['sockets'] if r['family'] == family]
+
+
+def test_module_all_tables_unix_packet_netlink_are_what_ss_lists(live):
+    ours = sorted(tuple(subset(r, UNIX_KEYS).values()) for r in module_records(live, 'unix'))
+    assert ours == sorted(tuple(subset(r, UNIX_KEYS).values()) for r in ss_unix(live['ss']['unix']))
+    ours = sorted(packet_identity(r) for r in module_records(live, 'link'))
+    assert ours == sorted(packet_identity(r) for r in ss_packet(live['ss']['packet']))
+    ours = sorted(set(netlink_text(r) for r in module_records(live, 'netlink') if not unstable_netlink(netlink_text(r)[0])))
+    theirs = sorted(set((row[3], row[4]) for row in ss_netlink(live['ss']['netlink']) if not unstable_netlink(row[3])))
+    assert ours == theirs
+
+
+def test_module_all_tables_reads_raw_like_ss_and_names_missing_tables(live):
+    meta = live['module_all']['socket_meta']
+    raw = [r for r in live['module_all']['sockets'] if r['netid'] in ('raw', 'icmp6', '???')]
+    assert sorted(r['inode'] for r in raw) == sorted(r['inode'] for r in live['raw'])
+    missing = set(table for table in ('sctp', 'dccp', 'mptcp', 'vsock') if 'errno' in live['ours'].get(table + '/inet', live['ours'].get(table, {})))
+    if 'errno' in live['ours']['raw/inet']:
+        assert any(note.startswith('table raw: the kernel has no sock_diag support') for note in meta['notes'])
+    for table in missing:
+        assert [reason for reason in meta['incomplete_reasons'] if reason.startswith('table %s' % table)], (table, meta)
+    assert meta['unsupported_tables'] == []
