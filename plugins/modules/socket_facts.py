@@ -160,7 +160,7 @@ ansible_facts:
       elements: dict
       contains:
         netid:
-          description: The table, as C(ss) prints it (V(tcp), V(udp)).
+          description: The table, as C(ss) prints it (V(tcp), V(udp), V(raw), V(sctp), V(mptcp), V(u_str), V(u_dgr), V(u_seq), V(p_raw), V(p_dgr), V(nl), V(v_str), V(v_dgr)).
           type: str
           sample: tcp
         state:
@@ -168,23 +168,26 @@ ansible_facts:
           type: str
           sample: LISTEN
         family:
-          description: V(inet) or V(inet6).
+          description: V(inet), V(inet6), V(unix), V(link) (packet sockets), V(netlink) or V(vsock).
           type: str
           sample: inet6
         local_address:
-          description: Local address in canonical text, without brackets or scope.
+          description:
+            - Local address in canonical text, without brackets or scope.
+            - Unix sockets give the path, V(@name) for an abstract name, or an empty string; packet sockets the
+              ethertype as C(ss -n) prints it; netlink sockets the protocol number. See the collection's C(docs/records.md).
           type: str
           sample: "::"
         local_port:
-          description: Local port; 0 for the wildcard port.
+          description: Local port; 0 for the wildcard port. V(null) for unix sockets (their inode is in the C(inode) key); the ifindex for packet sockets; the port id for netlink sockets.
           type: int
           sample: 22
         peer_address:
-          description: Peer address (V(0.0.0.0) or V(::) for a listener).
+          description: Peer address (V(0.0.0.0) or V(::) for a listener). For a unix socket, the peer's name when the peer is in the same dump.
           type: str
           sample: "::"
         peer_port:
-          description: Peer port (0 for a listener).
+          description: Peer port (0 for a listener). For a unix socket, the peer's inode (0 when unconnected), as C(ss) shows it.
           type: int
           sample: 0
         interface:

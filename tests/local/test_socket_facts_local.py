@@ -124,3 +124,48 @@ def test_ansible_doc_renders():
     for text in ('socket_facts', 'OPTIONS', 'filter', 'tables', 'listening', 'processes', 'EXAMPLES', 'RETURN VALUES', 'socket_meta'):
         assert text in proc.stdout
     assert 'ERROR' not in proc.stderr
+
+
+def test_psutil_backend_without_psutil_names_the_missing_library():
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'backend=psutil', extra=['-c', 'local'])
+    assert proc.returncode != 0
+    message = results['localhost']['msg']
+    assert 'psutil' in message and 'Traceback' not in message
+
+
+def test_proc_backend_and_summary(listener):
+    port, inode, _fd = listener
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'backend=proc filter="sport = :%d"' % port,
+                              extra=['-c', 'local'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = results['localhost']['ansible_facts']
+    assert [r['inode'] for r in facts['sockets']] == [inode]
+    assert facts['socket_meta']['backend'] == 'proc'
+    assert facts['socket_meta']['complete'] is False, 'the /proc reader cannot give every field'
+    assert facts['socket_summary']['tcp']['total'] >= 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to make a network namespace')
+def test_netns_option_labels_records(tmp_path):
+    name = 'na-lo-%d' % os.getpid()
+    subprocess.run(['ip', 'netns', 'add', name], check=True)
+    try:
+        subprocess.run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], check=True)
+        holder = subprocess.Popen(['ip', 'netns', 'exec', name, '/usr/bin/python3', '-c',
+                                   'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", 41099)); s.listen(1); '
+                                   'print("ready", flush=True); sys.stdin.read()'],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == 'ready'
+            results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'netns=%s listening=true' % name,
+                                      extra=['-c', 'local'])
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            facts = results['localhost']['ansible_facts']
+            assert [(r['local_port'], r['netns']) for r in facts['sockets']] == [(41099, name)]
+            assert [p['pid'] for p in facts['sockets'][0]['processes']] == [holder.pid]
+            assert facts['socket_meta']['netns'] == [name]
+        finally:
+            holder.kill()
+            holder.wait()
+    finally:
+        subprocess.run(['ip', 'netns', 'delete', name], check=False)
