@@ -104,7 +104,7 @@ options:
     default: true
 notes:
   - Linux with netlink sock_diag (C(inet_diag), C(tcp_diag), C(udp_diag) and the like) gives every field; other
-    systems are read through psutil, which gives fewer fields. Needs the kernel's C(inet_diag), C(tcp_diag) and C(udp_diag) support, present in every mainstream kernel.
+    systems are read through psutil, which gives fewer fields.
   - Run as root (C(become)) to see every socket's owner.
   - The short name C(socket_facts) works in playbooks that list C(netaudit.sockets) under C(collections);
     for ad hoc commands use the full name, or see the collection README for a library path that makes the short name work.
@@ -160,7 +160,9 @@ ansible_facts:
       elements: dict
       contains:
         netid:
-          description: The table, as C(ss) prints it (V(tcp), V(udp), V(raw), V(sctp), V(mptcp), V(u_str), V(u_dgr), V(u_seq), V(p_raw), V(p_dgr), V(nl), V(v_str), V(v_dgr)).
+          description:
+            - The table, as C(ss) prints it (V(tcp), V(udp), V(raw), V(sctp), V(mptcp), V(u_str), V(u_dgr), V(u_seq),
+              V(p_raw), V(p_dgr), V(nl), V(v_str), V(v_dgr)).
           type: str
           sample: tcp
         state:
@@ -179,7 +181,9 @@ ansible_facts:
           type: str
           sample: "::"
         local_port:
-          description: Local port; 0 for the wildcard port. V(null) for unix sockets (their inode is in the C(inode) key); the ifindex for packet sockets; the port id for netlink sockets.
+          description:
+            - Local port; 0 for the wildcard port.
+            - V(null) for unix sockets (their inode is in the C(inode) key); the ifindex for packet sockets; the port id for netlink sockets.
           type: int
           sample: 22
         peer_address:

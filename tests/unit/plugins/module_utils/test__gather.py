@@ -39,8 +39,7 @@ UNIX = ['unix_stream', 'unix_dgram', 'unix_seqpacket']
     (['u_str', 'unix_dgram'], ['unix_stream', 'unix_dgram']),
     (['unix', 'tcp'], UNIX + ['tcp']),
     (['p_raw', 'netlink', 'v_dgr'], ['netlink', 'packet_raw', 'vsock_dgram']),
-    (['ALL'], ['netlink', 'packet_raw', 'packet_dgram'] + UNIX + ['raw', 'udp', 'tcp', 'dccp', 'sctp',
-                                                                 'vsock_stream', 'vsock_dgram', 'mptcp']),
+    (['ALL'], ['netlink', 'packet_raw', 'packet_dgram'] + UNIX + ['raw', 'udp', 'tcp', 'dccp', 'sctp', 'vsock_stream', 'vsock_dgram', 'mptcp']),
 ])
 def test_resolve_tables(names, expected):
     assert _gather.resolve_tables(names) == expected
