@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The filters of netaudit.sockets: ss_filter, listening_ports, port_audit, socket_diff (docs in the .yml sidecars)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
+
+
+def ss_filter(sockets, expression, tables=None):
+    """The socket records that match an ss filter, as socket_facts' filter option would select them."""
+    try:
+        return _policy.ss_filter(sockets, expression, tables=tables)
+    except ValueError as exc:
+        raise AnsibleFilterError('ss_filter: %s' % exc) from exc
+
+
+def listening_ports(sockets, with_address=False, with_family=False):
+    """Sorted unique proto/port strings (tcp/22, udp/53) of the listening and bound sockets."""
+    try:
+        return _policy.listening_ports(sockets, with_address=with_address, with_family=with_family)
+    except ValueError as exc:
+        raise AnsibleFilterError('listening_ports: %s' % exc) from exc
+
+
+def port_audit(sockets, policy, now=None, socket_meta=None):
+    """The verdict of one host's socket facts against a port policy."""
+    try:
+        return _policy.port_audit(sockets, policy, now=now, socket_meta=socket_meta)
+    except ValueError as exc:
+        raise AnsibleFilterError('port_audit: %s' % exc) from exc
+
+
+def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral_range=None):
+    """Sockets opened, closed and changed between a baseline and the current facts."""
+    try:
+        return _policy.socket_diff(baseline, current, established=established, ephemeral=ephemeral,
+                                   ephemeral_range=ephemeral_range)
+    except ValueError as exc:
+        raise AnsibleFilterError('socket_diff: %s' % exc) from exc
+
+
+class FilterModule(object):
+    """netaudit.sockets filters."""
+
+    def filters(self):
+        return {
+            'ss_filter': ss_filter,
+            'listening_ports': listening_ports,
+            'port_audit': port_audit,
+            'socket_diff': socket_diff,
+        }
