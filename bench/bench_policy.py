@@ -35,8 +35,8 @@ sys.path.insert(0, os.path.join(REPO, '.cache', 'collections'))
 
 # pylint: disable=wrong-import-position
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 
 GOAL = 3.0
@@ -131,7 +131,7 @@ def bench_ss_filter(records, repeat, walk, profile):
     print('-' * len(header))
     failures = []
     for expression, hand in PREDICATES:
-        _policy.compile_filter.cache_clear()
+        _ssfilter_fast.compile_filter.cache_clear()
         first, selected = timed(socket_filters.ss_filter, records, expression)
         want = hand(records)
         if [id(r) for r in want] != [id(r) for r in selected]:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
 from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
+from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
 
 
 def ss_filter(sockets, expression, tables=None):
     """The socket records that match an ss filter, as socket_facts' filter option would select them."""
     try:
-        return _policy.ss_filter(sockets, expression, tables=tables)
+        return _ssfilter_fast.ss_filter(sockets, expression, tables=tables)
     except ValueError as exc:
         raise AnsibleFilterError('ss_filter: %s' % exc) from exc
 
@@ -22,7 +25,7 @@ def ss_filter(sockets, expression, tables=None):
 def listening_ports(sockets, with_address=False, with_family=False):
     """Sorted unique proto/port strings (tcp/22, udp/53) of the listening and bound sockets."""
     try:
-        return _policy.listening_ports(sockets, with_address=with_address, with_family=with_family)
+        return _listening.listening_ports(sockets, with_address=with_address, with_family=with_family)
     except ValueError as exc:
         raise AnsibleFilterError('listening_ports: %s' % exc) from exc
 
@@ -38,8 +41,8 @@ def port_audit(sockets, policy, now=None, socket_meta=None):
 def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral_range=None):
     """Sockets opened, closed and changed between a baseline and the current facts."""
     try:
-        return _policy.socket_diff(baseline, current, established=established, ephemeral=ephemeral,
-                                   ephemeral_range=ephemeral_range)
+        return _snapshot_diff.socket_diff(baseline, current, established=established, ephemeral=ephemeral,
+                                          ephemeral_range=ephemeral_range)
     except ValueError as exc:
         raise AnsibleFilterError('socket_diff: %s' % exc) from exc
 

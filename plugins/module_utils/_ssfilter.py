@@ -15,7 +15,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils._records import A
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_bytecode import compile_program
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
     PREFIX_FAMILIES, AutoBound, CgroupCond, DevCond, ETHERTYPES, HostCond, MarkCond, NETLINK_PROTOCOLS,
-    PortCmp, RecordProblem, ValueProblem, View, c_unsigned_prefix, default_resolver, inet_prefix,
+    PortCmp, RecordProblem, ValueProblem, View, c_integer, c_integer_prefix, c_unsigned_prefix, default_resolver, inet_prefix,
     parse_cgroup, parse_dev, parse_mark, parse_port, resolve_alternatives,
 )
 
@@ -162,6 +162,10 @@ class _Parser(object):
         self.depth = 0
         self.nesting = 0
         self.families = None
+        # ss's preferred_family: a family prefix sets it, and ss then reads every later host and port word of the
+        # filter in that family (unix: globs, link:/netlink:/vsock: specs, inet:/inet6: addresses).
+        self.preferred = None
+        self.preferred_word = None
         self.state_ops = []
 
     def parse(self):
@@ -258,7 +262,7 @@ class _Parser(object):
             cond = self.host(side, value, True, context, value_word)
             if op in ('eq', 'ne'):
                 return cond if op == 'eq' else ('not', cond)
-            port = cond.port if cond.family not in ('unix', 'link', 'netlink', 'vsock') else -1
+            port = self.compared_port(cond, context, value, value_word)
             cmp_op = {'ge': 'ge', 'le': 'le', 'gt': 'le', 'lt': 'ge'}[op]
             term = PortCmp(side, cmp_op, port, text='%s %s' % (context, value), word=word)
             return ('not', term) if op in ('gt', 'lt') else term
@@ -313,23 +317,46 @@ class _Parser(object):
         strip = min(closers, self.depth, max(0, excess))
         return cur.take(len(piece) - strip)
 
+    def compared_port(self, cond, context, text, word):
+        """The port `sport/dport >= <= > <` compares with: ss's a->port, which stays -1 (any) for a unix glob."""
+        if cond.family == 'unix':
+            return -1
+        if cond.family not in ('link', 'netlink', 'vsock'):
+            return cond.port
+        port = cond.other_port
+        if isinstance(port, str):
+            # A device name: ss compares with its index on this host.
+            try:
+                port = socket.if_nametoindex(port)
+            except (OSError, ValueError, UnicodeError):
+                _fail_at(word, 'expected a port after "%s"' % context, text,
+                         'no device "%s" here, and ss compares with its index' % port)
+        return port
+
     def host(self, side, text, is_port, context, word):
-        """A host or port spec, with its family prefix; the prefix also restricts the families shown."""
-        family, rest = None, text
+        """A host or port spec, with its family prefix (or the one an earlier prefix left, as in ss); the family
+        also restricts the families shown."""
+        family, rest, inherited = self.preferred, text, self.preferred is not None
         for name in PREFIX_FAMILIES:
             if text.startswith(name + ':'):
-                family, rest = name, text[len(name) + 1:]
+                family, rest, inherited = name, text[len(name) + 1:], False
                 break
+        what = 'a port' if is_port else 'an address'
+        context_hint = None
+        if inherited:
+            context_hint = 'the %s: prefix at word %d applies to the later host and port words too, as in ss' % (
+                family, self.preferred_word)
         if family is not None:
             self.families = frozenset([family])
-        what = 'a port' if is_port else 'an address'
+            if not inherited:
+                self.preferred, self.preferred_word = family, word
         if family == 'unix':
             return HostCond(side, family, -1, pattern=rest, text='%s %s' % (context, text), word=word)
         if family in ('link', 'netlink', 'vsock'):
             try:
                 other = _other_spec(family, rest, is_port)
             except ValueProblem as exc:
-                _fail_at(word, 'expected %s after "%s"' % (what, context), text, str(exc))
+                _fail_at(word, 'expected %s after "%s"' % (what, context), text, _hints(str(exc), context_hint))
             return HostCond(side, family, -1, other=other, text='%s %s' % (context, text), word=word)
         if is_port:
             addr, port_text = '', rest[1:] if rest.startswith(':') else rest
@@ -352,7 +379,7 @@ class _Parser(object):
             hint = None
             if not is_port and colon_split_ipv6(rest):
                 hint = 'write IPv6 addresses in brackets: "[%s]"' % rest
-            _fail_at(word, message, text, hint)
+            _fail_at(word, message, text, _hints(hint, context_hint))
         if addr in ('', '*'):
             alternatives = [(0, 0, 0)]
         else:
@@ -364,12 +391,16 @@ class _Parser(object):
                     hint = 'write IPv6 addresses in brackets: "[%s]"' % rest
                 elif family:
                     hint = 'not an %s address or a host name that resolves to one' % family
-                _fail_at(word, 'expected %s after "%s"' % (what, context), text, hint)
+                _fail_at(word, 'expected %s after "%s"' % (what, context), text, _hints(hint, context_hint))
         return HostCond(side, family, port, alternatives, text='%s %s' % (context, text), word=word)
 
 
 def colon_split_ipv6(text):
     return '[' not in text and text.count(':') >= 2
+
+
+def _hints(*hints):
+    return '; '.join(hint for hint in hints if hint) or None
 
 
 def _fail_at(word, message, token, hint=None):
@@ -380,11 +411,13 @@ def _fail_at(word, message, token, hint=None):
 
 
 def _other_spec(family, text, is_port):
-    """(address value or None, port value or None) of a link:, netlink: or vsock: spec."""
+    """(address value or None, port value or None) of a link:, netlink: or vsock: spec, read as ss's find_port
+    splits it: a port word is all port (one leading ':' dropped), else the port follows the first ':'."""
     if is_port:
-        addr, port = '', text
+        addr, port = '', text[1:] if text.startswith(':') else text
     else:
-        addr, _sep, port = text.partition(':')
+        addr, sep, port = text.partition(':')
+        port = port if sep else None
     table = {'link': ETHERTYPES, 'netlink': NETLINK_PROTOCOLS}.get(family, {})
     address = None
     if addr not in ('', '*'):
@@ -393,17 +426,36 @@ def _other_spec(family, text, is_port):
             address, rest = c_unsigned_prefix(addr)
             if address is None or rest:
                 raise ValueProblem('unknown %s address "%s"' % (family, addr))
-    value = None
-    if port not in ('', '*'):
-        if family == 'netlink' and port == 'kernel':
-            value = 0
-        else:
-            value, rest = c_unsigned_prefix(port)
-            if value is None or rest:
-                if family != 'link':
-                    raise ValueProblem('"%s" is not a number' % port)
-                value = port
-    return address, value
+    return address, _other_port(family, port)
+
+
+def _other_port(family, port):
+    """The port of a link:/netlink:/vsock: spec (None when the spec has no port part): None for any, a number,
+    or (link) a device name."""
+    if port is None or port == '*':
+        return None
+    if family == 'vsock':
+        # ss's get_u32: a whole number up to 0xffffffff (so not empty, and not negative).
+        value, rest = c_unsigned_prefix(port)
+        if value is None or rest or value > 0xffffffff:
+            raise ValueProblem('"%s" is not a number from 0 to 4294967295' % port)
+        return value
+    if port == '':
+        return None
+    # ss's get_integer: a whole number in the range of a C int; else `kernel` (netlink) or a device name (link).
+    value = c_integer(port, -(1 << 31), (1 << 31) - 1)
+    if value is not None:
+        return value
+    number, rest = c_integer_prefix(port)
+    if number is not None and not rest:
+        raise ValueProblem('"%s" is out of range' % port)
+    if family == 'netlink':
+        if port != 'kernel':
+            raise ValueProblem('"%s" is not a number' % port)
+        return 0
+    if len(port.encode('utf-8', 'replace')) > 15 or any(c in port for c in '/: \t\n\v\f\r'):
+        raise ValueProblem('"%s" is not a device name or index' % port)
+    return port
 
 
 # --- the filter -----------------------------------------------------------------------------------------

@@ -283,7 +283,8 @@ class View(object):
     """What ss's userspace check sees of one record (its `sockstat`), computed once.
 
     inet: the addresses and ports. unix: lport is the inode, rport the peer's inode; the local name is what
-    `src unix:` globs see; live ss never learns peer names, so `dst unix:` sees "" (`peer_name` is None).
+    `src unix:` globs see; live ss never learns peer names, so `dst unix:` sees "" (`peer_name` is always None),
+    whatever `peer_address` says.
     link: lport is the bound ifindex, rport 0, the ethertype sits in the first address word. netlink: lport is
     the portid, rport always -1, the protocol sits in the first address word. vsock: ports and CIDs.
     Outside inet, an address word ss never fills is 0, and a unix name is a pointer in ss (None here: no match).
@@ -308,11 +309,7 @@ class View(object):
             self.name = record.get('local_address') or ''
             self.local = None if self.name else 0
             self.lport = _as_int(record.get('inode'), 0)
-            peer_inode = record.get('peer_port')
-            self.rport = _as_int(peer_inode, 0)
-            if peer_inode is None:
-                # A record without peer inodes did not come from a kernel dump; its peer name is all there is.
-                self.peer_name = record.get('peer_address') or None
+            self.rport = _as_int(record.get('peer_port'), 0)
         elif family == 'link':
             self.local = _word(_as_int(other_address_value('link', record.get('local_address')), 0))
             self.lport = _as_int(record.get('local_port'), 0)

@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets tests: port policy rules, the audit verdict and listening_ports (_policy.py)."""
+"""Private to netaudit.sockets tests: port policy rules and the audit verdict (_policy.py)."""
 
 from __future__ import annotations
 
@@ -10,50 +10,18 @@ import datetime
 
 import pytest
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
 from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
-
-
-def sock(netid, address, port, state=None, v6only=None, procs=(('sshd', 712),), user='root', uid=0, **extra):
-    """A listening (or other) socket record as socket_facts returns it."""
-    family = 'inet6' if ':' in address else 'inet'
-    return new_record(
-        netid=netid, state=state or ('LISTEN' if netid != 'udp' else 'UNCONN'), family=family,
-        local_address=address, local_port=port, peer_address='::' if family == 'inet6' else '0.0.0.0', peer_port=0,
-        v6only=(bool(v6only) if v6only is not None else None) if family == 'inet6' else None,
-        recv_q=0, send_q=128, inode=1000 + port, uid=uid, user=user,
-        processes=[{'name': name, 'pid': pid, 'fd': 3} for name, pid in procs], **extra)
-
-
-SSH4 = sock('tcp', '0.0.0.0', 22)
-SSH6_DUAL = sock('tcp', '::', 22, v6only=False)
-SSH6_ONLY = sock('tcp', '::', 2222, v6only=True)
-SSH6_UNKNOWN = sock('tcp', '::', 2223)        # v6only unknown: Linux's default is dual stack
-CUPS = sock('tcp', '127.0.0.1', 631, procs=[('cupsd', 900)])
-CUPS6 = sock('tcp', '::1', 631, v6only=True, procs=[('cupsd', 900)])
-RESOLVED = sock('udp', '127.0.0.53', 53, procs=[('systemd-resolve', 500)], user='systemd-resolve', uid=101)
-MAPPED = sock('tcp', '::ffff:127.0.0.1', 7000, procs=[('python3', 42)], user='alice', uid=1000)
-WEB = sock('tcp', '10.0.0.5', 8080, procs=[('java', 1234), ('java', 1235)], user='app', uid=1001)
-WEB6 = sock('tcp', '2001:db8::5', 8443, v6only=True, procs=[('nginx', 77)], user='www-data', uid=33)
-LO_DEV = sock('tcp', '0.0.0.0', 9090, procs=[('prometheus', 5)], interface='lo')
-ETH_DEV = sock('tcp', '0.0.0.0', 9091, procs=[('exporter', 6)], interface='eth0')
-NS_SOCK = sock('tcp', '0.0.0.0', 80, procs=[('nginx', 300)], netns='blue')
-SCTP = sock('sctp', '0.0.0.0', 3868, procs=[('diameter', 9)])
-ESTAB = sock('tcp', '10.0.0.5', 22, state='ESTAB')
-UNBOUND_UDP = sock('udp', '0.0.0.0', 0)
-RAW = sock('raw', '0.0.0.0', 1, state='UNCONN')
-UNIX = new_record(netid='u_str', state='LISTEN', family='unix', local_address='/run/x.sock', local_port=None,
-                  peer_address='', peer_port=None, inode=5, processes=[])
-ALL = [SSH4, SSH6_DUAL, SSH6_ONLY, SSH6_UNKNOWN, CUPS, CUPS6, RESOLVED, MAPPED, WEB, WEB6, LO_DEV, ETH_DEV, NS_SOCK,
-       SCTP, ESTAB, UNBOUND_UDP, RAW, UNIX]
+from unit.plugins.module_utils.test__listening import (
+    CUPS, CUPS6, ESTAB, ETH_DEV, LO_DEV, MAPPED, NS_SOCK, RAW, RESOLVED, SCTP, SSH4, SSH6_DUAL, SSH6_ONLY, SSH6_UNKNOWN,
+    UNBOUND_UDP, UNIX, WEB, WEB6, listener,
+)
 
 
 def rule(spec, kind='expected'):
     return _policy.Rule(kind, 0, spec)
-
-
-def listener(record):
-    return _policy.Listener(record, 0)
 
 
 # --- rule parsing ---------------------------------------------------------------------------------------------
@@ -108,7 +76,7 @@ def test_shorthand(spec, expected):
     (True, 'got a boolean'),
 ])
 def test_shorthand_errors(spec, message):
-    with pytest.raises(_policy.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         rule(spec)
     assert message in str(caught.value)
 
@@ -142,7 +110,7 @@ def test_shorthand_errors(spec, message):
     ({'name': ['x']}, 'policy.expected[0].name: expected a string, got a list'),
 ])
 def test_mapping_errors(spec, message):
-    with pytest.raises(_policy.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         rule(spec)
     assert message in str(caught.value)
 
@@ -160,40 +128,6 @@ def test_mapping_fields_and_text():
     assert rule({'proto': 'udp'}).text == 'udp/*'
     assert rule('tcp/22').name == 'tcp/22'
     assert rule({'until': datetime.datetime(2030, 1, 2, 10, 0)}).until == datetime.date(2030, 1, 2)
-
-
-# --- which sockets listen, and how ----------------------------------------------------------------------------
-
-def test_listening_sockets_are_listen_and_bound_udp():
-    found = _policy.listeners(ALL)
-    assert [item.record for item in found] == [r for r in ALL if r not in (ESTAB, UNBOUND_UDP, RAW, UNIX)]
-
-
-@pytest.mark.parametrize('record, stack, exposure, endpoint', [
-    (SSH4, 'ipv4', 'all_interfaces', '0.0.0.0:22'),
-    (SSH6_DUAL, 'dual', 'all_interfaces', '[::]:22'),
-    (SSH6_ONLY, 'ipv6', 'all_interfaces', '[::]:2222'),
-    (SSH6_UNKNOWN, 'dual', 'all_interfaces', '[::]:2223'),
-    (CUPS, 'ipv4', 'loopback', '127.0.0.1:631'),
-    (CUPS6, 'ipv6', 'loopback', '[::1]:631'),
-    (MAPPED, 'ipv4', 'loopback', '[::ffff:127.0.0.1]:7000'),
-    (WEB, 'ipv4', 'local_network', '10.0.0.5:8080'),
-    (WEB6, 'ipv6', 'local_network', '[2001:db8::5]:8443'),
-    (LO_DEV, 'ipv4', 'loopback', '0.0.0.0%lo:9090'),
-    (ETH_DEV, 'ipv4', 'local_network', '0.0.0.0%eth0:9091'),
-])
-def test_listener_stack_and_exposure(record, stack, exposure, endpoint):
-    item = listener(record)
-    assert (item.stack, item.exposure, item.endpoint_text()) == (stack, exposure, endpoint)
-
-
-def test_listener_summary():
-    assert listener(WEB).summary() == {
-        'id': 'tcp/8080@10.0.0.5', 'proto': 'tcp', 'family': 'inet', 'address': '10.0.0.5', 'port': 8080,
-        'interface': None, 'endpoint': '10.0.0.5:8080', 'stack': 'ipv4', 'exposure': 'local_network', 'state': 'LISTEN',
-        'processes': ['java'], 'pids': [1234, 1235], 'user': 'app', 'uid': 1001, 'netns': None, 'inode': 9080}
-    assert listener(WEB).describe() == 'tcp 10.0.0.5:8080 (java pid 1234, java pid 1235, user app)'
-    assert listener(NS_SOCK).describe() == 'tcp 0.0.0.0:80 in netns blue (nginx pid 300, user root)'
 
 
 # --- rule matching, key by key --------------------------------------------------------------------------------
@@ -251,13 +185,13 @@ MATCHES = [
 @pytest.mark.parametrize('spec, record, expected', MATCHES, ids=['%s~%d' % (m[0], i) for i, m in enumerate(MATCHES)])
 def test_rule_matches(spec, record, expected):
     if expected is None:
-        assert not _policy.is_listening(record)
+        assert not _listening.is_listening(record)
         return
     assert rule(spec).matches(listener(record)) is expected
 
 
 def test_match_needing_marks_names_the_rule():
-    with pytest.raises(_policy.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         _policy.port_audit([SSH4], {'allowed': [{'match': 'fwmark 0x10'}]})
     assert str(caught.value) == ('policy.allowed[0].match: "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks '
                                  '(_mark), which the socket records do not carry')
@@ -373,7 +307,7 @@ def test_verdict_structure():
         'rule': {'proto': ['tcp'], 'port': 22, 'family': None, 'bind': None, 'process': None, 'user': None,
                  'netns': None, 'match': None},
         'reason': None, 'until': None, 'expired': False, 'status': 'ok', 'passed': True,
-        'sockets': [_policy.Listener(SSH4, 0).summary(), _policy.Listener(SSH6_DUAL, 1).summary()],
+        'sockets': [_listening.Listener(SSH4, 0).summary(), _listening.Listener(SSH6_DUAL, 1).summary()],
         'message': 'expected[0] (tcp/22) is listening: tcp 0.0.0.0:22 (sshd pid 712, user root); '
                    'tcp [::]:22 (sshd pid 712, user root)',
     }
@@ -420,7 +354,7 @@ def test_now_defaults_to_today():
     (5, 'now: expected a date (YYYY-MM-DD), got a value of type int'),
 ])
 def test_bad_now(now, message):
-    with pytest.raises(_policy.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         audit({}, now=now)
     assert str(caught.value) == message
 
@@ -477,13 +411,13 @@ def test_facts_dict_brings_socket_meta():
     ([dict(SSH4, local_address='nowhere')], {}, 'sockets[0]: local_address "nowhere" is not an IP address'),
 ])
 def test_bad_input(records, policy, message):
-    with pytest.raises(_policy.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         _policy.port_audit(records, policy, now='2025-01-01')
     assert str(caught.value) == message
 
 
 def test_bad_socket_meta():
-    with pytest.raises(_policy.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         _policy.port_audit(HOST, {}, socket_meta='complete')
     assert str(caught.value) == 'socket_meta: expected the socket_meta dict of socket_facts, got a string'
 
@@ -499,34 +433,3 @@ def test_non_inet_tables_are_ignored():
                         peer_address='', peer_port=None)
     verdict = audit({'closed_world': True}, records=[UNIX, packet, RAW, ESTAB, UNBOUND_UDP])
     assert verdict['compliant'] is True and verdict['sockets'] == []
-
-
-# --- listening_ports ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize('with_address, with_family, expected', [
-    (False, False, ['sctp/3868', 'tcp/22', 'tcp/80', 'tcp/631', 'tcp/2222', 'tcp/2223', 'tcp/7000', 'tcp/8080',
-                    'tcp/8443', 'tcp/9090', 'tcp/9091', 'udp/53']),
-    (False, True, ['sctp4/3868', 'tcp4/22', 'tcp46/22', 'tcp4/80', 'tcp4/631', 'tcp6/631', 'tcp6/2222', 'tcp46/2223',
-                   'tcp4/7000', 'tcp4/8080', 'tcp6/8443', 'tcp4/9090', 'tcp4/9091', 'udp4/53']),
-    (True, False, ['sctp/3868@0.0.0.0', 'tcp/22@0.0.0.0', 'tcp/22@[::]', 'tcp/80@0.0.0.0', 'tcp/631@127.0.0.1',
-                   'tcp/631@[::1]', 'tcp/2222@[::]', 'tcp/2223@[::]', 'tcp/7000@[::ffff:127.0.0.1]', 'tcp/8080@10.0.0.5',
-                   'tcp/8443@[2001:db8::5]', 'tcp/9090@0.0.0.0%lo', 'tcp/9091@0.0.0.0%eth0', 'udp/53@127.0.0.53']),
-    (True, True, ['sctp4/3868@0.0.0.0', 'tcp4/22@0.0.0.0', 'tcp46/22@[::]', 'tcp4/80@0.0.0.0', 'tcp4/631@127.0.0.1',
-                  'tcp6/631@[::1]', 'tcp6/2222@[::]', 'tcp46/2223@[::]', 'tcp4/7000@[::ffff:127.0.0.1]',
-                  'tcp4/8080@10.0.0.5', 'tcp6/8443@[2001:db8::5]', 'tcp4/9090@0.0.0.0%lo', 'tcp4/9091@0.0.0.0%eth0',
-                  'udp4/53@127.0.0.53']),
-])
-def test_listening_ports(with_address, with_family, expected):
-    assert _policy.listening_ports(ALL, with_address, with_family) == expected
-
-
-def test_listening_ports_input_forms():
-    assert _policy.listening_ports({'sockets': [SSH4, SSH4, SSH6_DUAL]}) == ['tcp/22']
-    assert _policy.listening_ports([]) == []
-    assert _policy.listening_ports([SSH4], 'yes', 'no') == ['tcp/22@0.0.0.0']
-    with pytest.raises(_policy.PolicyError) as caught:
-        _policy.listening_ports([SSH4], with_address='sometimes')
-    assert str(caught.value) == 'with_address: expected a boolean, got a string'
-    with pytest.raises(_policy.PolicyError) as caught:
-        _policy.listening_ports([SSH4, {'state': 'LISTEN'}])
-    assert str(caught.value).startswith('sockets[1]: not a socket record: no "netid", "family"')

@@ -76,24 +76,27 @@ NETLINK_FILTERS = [
 ]
 # A family prefix also makes ss read the later host and port words of the same filter in that family
 # (filter_af_set sets preferred_family): after `src unix:...`, `dport = 0` is a glob on the peer name, not a port.
-# _ssfilter.py's parser does not do that yet, so these orderings (the same filters as above, reversed) differ.
-PARSER_GAP = 'ss reads words after a unix: prefix as unix globs; _ssfilter.py does not (parser, not terms)'
+# These are some of the filters above in the other order, and what else a unix: prefix does to later words.
 UNIX_FILTERS_AFTER_PREFIX = [
     'src unix:{unix_directory}/* and not dport = 0', '( src unix:@* or src unix: ) and dport > 0',
-    'src unix:{unix_directory}/Stream.sock sport = :{unix_listener}',
+    'src unix:{unix_directory}/Stream.sock sport = :{unix_listener}', 'src unix:{unix_directory}/* and dport < 1',
+    'src unix:* and dport = *', 'src unix:* and dport = :*', 'src unix:@* or sport = {unix_directory}/*',
+    'src unix:* and dst *', 'src unix:* and src 0.0.0.0',
 ]
-# Two more parser gaps: after link:/netlink: in a port word ss drops one leading ':' (`sport = netlink::N`), and
-# `sport > link:N` compares with N, where _ssfilter.py compares with "any".
-PORT_GAP = 'ss strips ":" after link:/netlink: in port words and orders ports given with a prefix; _ssfilter.py does not'
-GAPS = ([('unix', text, PARSER_GAP) for text in UNIX_FILTERS_AFTER_PREFIX]
-        + [('packet', 'sport = link::1', PORT_GAP), ('netlink', 'sport = netlink::{netlink_route}', PORT_GAP),
-           ('packet', 'sport > link:0', PORT_GAP), ('netlink', 'sport < netlink:1', PORT_GAP)])
+# In a port word ss drops one ':' after link:/netlink: (`sport = netlink::N`), `sport > link:N` compares with N, and
+# after a link:/netlink: prefix the later words are link/netlink specs (`sport = lo`, `src rtnl`, `sport = kernel`).
+OTHER_FILTERS_AFTER_PREFIX = [
+    ('packet', 'sport = link::1'), ('netlink', 'sport = netlink::{netlink_route}'), ('packet', 'sport > link:0'),
+    ('netlink', 'sport < netlink:1'), ('packet', 'sport > link:lo'), ('packet', 'sport <= link::0'),
+    ('packet', 'sport > link:*'), ('packet', 'src link:* and sport = lo'), ('packet', 'src link:* and src ip'),
+    ('packet', 'src link:*:lo and sport > 0'), ('netlink', 'sport > netlink::kernel'),
+    ('netlink', 'src netlink:* and sport = kernel'), ('netlink', 'src netlink:* and src rtnl'),
+    ('netlink', 'src netlink:rtnl and sport >= {netlink_route}'),
+]
 FILTERS = ([('unix', text) for text in UNIX_FILTERS] + [('packet', text) for text in LINK_FILTERS]
-           + [('netlink', text) for text in NETLINK_FILTERS])
-FILTER_CASES = [pytest.param(index, id='%s: %s' % case) for index, case in enumerate(FILTERS)] + [
-    pytest.param(len(FILTERS) + index, id='%s: %s' % (table, text), marks=pytest.mark.xfail(reason=reason, strict=True))
-    for index, (table, text, reason) in enumerate(GAPS)]
-FILTERS += [(table, text) for table, text, _reason in GAPS]
+           + [('netlink', text) for text in NETLINK_FILTERS] + [('unix', text) for text in UNIX_FILTERS_AFTER_PREFIX]
+           + OTHER_FILTERS_AFTER_PREFIX)
+FILTER_CASES = [pytest.param(index, id='%s: %s' % case) for index, case in enumerate(FILTERS)]
 
 
 def skip_reason():

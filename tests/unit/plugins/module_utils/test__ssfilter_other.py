@@ -92,11 +92,12 @@ def test_unix_conditions(text, inodes):
     assert selected(text, UNIX, 'unix') == inodes
 
 
-def test_unix_peer_names_count_only_for_records_without_peer_inodes():
-    # A record that does not carry peer inodes (not from a kernel dump) is judged by the peer name it has.
+def test_unix_peer_names_are_never_seen():
+    # Live ss never learns a peer's name, so `dst unix:` sees "" on every record, with or without peer inodes.
     record = new_record(netid='u_str', state='ESTAB', family='unix', local_address='', peer_address='/peer', inode=9)
-    assert _ssfilter.parse('dst unix:/peer').match(record)
-    assert not _ssfilter.parse('dst unix:/peer').match(unix('', 9, peer_inode=10, peer='/peer'))
+    for each in (record, unix('', 9, peer_inode=10, peer='/peer')):
+        assert not _ssfilter.parse('dst unix:/peer').match(each)
+        assert _ssfilter.parse('dst unix:').match(each)
 
 
 @pytest.mark.parametrize('text, inodes', [
@@ -184,3 +185,113 @@ def test_name_tables_hold_what_ss_61_accepts():
     for name, number in ss_link.items():
         assert _ssfilter_terms.ETHERTYPES[name] == number
     assert _ssfilter_terms.NETLINK_PROTOCOLS['tcpdiag'] == 4 and _ssfilter_terms.NETLINK_PROTOCOLS['uevent'] == 15
+
+
+# --- a family prefix carries over to later words (ss's preferred_family), and port words after a prefix ----------
+
+@pytest.mark.parametrize('text, inodes', [
+    # after a unix: prefix every later host or port word is a glob: sport on the local name, dport on the peer's ("")
+    ('src unix:/run/* and not dport = 0', [1, 2, 8]), ('not dport = 0 and src unix:/run/*', [2]),
+    ('src unix:* and sport = :2', []), ('sport = :2 and src unix:*', [2]),
+    ('src unix:@* or sport = /run/br*', [4, 5, 6, 8]), ('src unix:* and dport = *', [1, 2, 3, 4, 5, 6, 7, 8]),
+    ('src unix:* and dport = :*', []), ('src unix:* and dst *', [1, 2, 3, 4, 5, 6, 7, 8]),
+    ('src unix:* and dst /run/*', []), ('src unix:* and src 0.0.0.0', []), ('src 0.0.0.0 and src unix:*', [3, 7]),
+    # ... and a port comparison has no port to compare with: ss's -1
+    ('src unix:/run/* and dport > 0', [1, 2, 8]), ('dport > 0 and src unix:/run/*', [2]),
+    ('src unix:/run/* and dport < 1', []), ('( src unix:@* or src unix: ) and dport > 0', [3, 4, 5, 6, 7]),
+    ('src unix:* and sport >= 5', [1, 2, 3, 4, 5, 6, 7, 8]), ('sport >= 5 and src unix:*', [5, 6, 7, 8]),
+])
+def test_unix_prefix_carries_over(text, inodes):
+    assert selected(text, UNIX, 'unix') == inodes
+
+
+@pytest.mark.parametrize('text, inodes', [
+    # one ':' after the prefix of a port word is dropped
+    ('sport = link::1', [12, 14]), ('sport = link::lo', [12, 14]), ('sport = link::', [11, 12, 13, 14, 15, 16]),
+    # comparisons use the port of the spec; `*`, empty and -1 mean ss's -1
+    ('sport > link:0', [12, 14, 16]), ('sport < link:1', [11, 13, 15]), ('sport >= link::3', [16]),
+    ('sport > link:*', [11, 12, 13, 14, 15, 16]), ('sport <= link:', []), ('sport = link:-1', [11, 12, 13, 14, 15, 16]),
+    # after a link: prefix, later words are link specs: a port word is an ifindex or a device, `src X` an ethertype
+    ('src link:* and sport = 1', [12, 14]), ('src link:* and sport > 1', [16]), ('src link:* and sport = :3', [16]),
+    ('src link:* and sport = eth1', [16]), ('src link:* and src arp', [16]), ('src link:* and dst ip', []),
+])
+def test_link_ports_after_prefix(text, inodes):
+    assert selected(text, PACKET, 'packet') == inodes
+
+
+@pytest.mark.parametrize('text, inodes', [
+    ('sport = netlink::4242', [22]), ('sport = netlink::kernel', [21, 26, 27]), ('sport < netlink:1', [21, 23, 26, 27]),
+    ('sport > netlink:kernel', [22, 24, 25]), ('sport >= netlink:4242', [22, 25]), ('sport <= netlink::-1', [23]),
+    ('sport <= netlink::-1918719029', []), ('dport > netlink:-2', [21, 22, 23, 24, 25, 26, 27]),
+    ('sport = netlink:-1', [21, 22, 23, 24, 25, 26, 27]),
+    ('src netlink:* and sport = kernel', [21, 26, 27]), ('src netlink:* and src rtnl', [21, 22, 23]),
+    ('src netlink:rtnl and sport > 0', [22]), ('src netlink:* and src uevent:50000', [25]),
+])
+def test_netlink_ports_after_prefix(text, inodes):
+    assert selected(text, NETLINK, 'netlink') == inodes
+
+
+@pytest.mark.parametrize('text, inodes', [
+    ('sport = vsock::80', [34]), ('sport > vsock:1023', [31, 32, 33]), ('dport > vsock:4294967295', [32, 33]),
+    ('src vsock:* and sport < 1024', [34, 35]), ('src vsock:* and dst 2', [33]), ('src vsock:* and sport = 5000', [32]),
+    ('src vsock:', [31, 32, 33, 34, 35]), ('src vsock:2', [32, 35]), ('sport = vsock:*', [31, 32, 33, 34, 35]),
+])
+def test_vsock_ports_after_prefix(text, inodes):
+    assert selected(text, VSOCK, 'vsock') == inodes
+
+
+def test_link_port_comparisons_use_the_device_index(monkeypatch):
+    # ss turns a device name into its index to compare; a name this host lacks is refused.
+    def if_nametoindex(name):
+        if name not in ('lo', 'eth1'):
+            raise OSError(19, 'No such device')
+        return {'lo': 1, 'eth1': 3}[name]
+    monkeypatch.setattr(_ssfilter.socket, 'if_nametoindex', if_nametoindex)
+    assert selected('sport > link:lo', PACKET, 'packet') == [16]
+    assert selected('sport >= link:eth1', PACKET, 'packet') == [16]
+    assert selected('src link:* and sport < lo', PACKET, 'packet') == [11, 13, 15]
+    with pytest.raises(_ssfilter.FilterError) as info:
+        _ssfilter.parse('sport > link:eth9', tables=('packet',))
+    assert str(info.value) == ('filter: expected a port after "sport >" at word 3: "link:eth9" '
+                               '(no device "eth9" here, and ss compares with its index)')
+
+
+@pytest.mark.parametrize('text, families', [
+    ('src unix:* or sport = 22', {'unix'}), ('src link:* and sport = 1', {'link'}), ('sport = 22 or src inet6:*', {'inet6'}),
+    ('src inet:* or sport = 22', {'inet'}), ('src inet6:* or src inet:127.0.0.1', {'inet'}),
+    ('src netlink:* or src unix:* or sport = x', {'unix'}),
+])
+def test_families_after_prefix(text, families):
+    assert _ssfilter.parse(text, tables=('tcp', 'unix'), resolver=lambda name, family: []).families == frozenset(families)
+
+
+@pytest.mark.parametrize('text, message', [
+    ('sport = link:3000000000', 'filter: expected a port after "sport =" at word 3: "link:3000000000" '
+                                '("3000000000" is out of range)'),
+    ('sport = netlink:3000000000', 'filter: expected a port after "sport =" at word 3: "netlink:3000000000" '
+                                   '("3000000000" is out of range)'),
+    ('sport = link:1:2', 'filter: expected a port after "sport =" at word 3: "link:1:2" ("1:2" is not a device name or index)'),
+    ('src link:* and src 1.2.3.4', 'filter: expected an address after "src" at word 5: "1.2.3.4" (unknown link address '
+                                   '"1.2.3.4"; the link: prefix at word 2 applies to the later host and port words too, as in ss)'),
+    ('src netlink:* and sport = 1x', 'filter: expected a port after "sport =" at word 6: "1x" ("1x" is not a number; the '
+                                     'netlink: prefix at word 2 applies to the later host and port words too, as in ss)'),
+    ('src inet:127.0.0.1 or src [::1]', 'filter: expected an address after "src" at word 5: "[::1]" (not an inet address or '
+                                        'a host name that resolves to one; the inet: prefix at word 2 applies to the later '
+                                        'host and port words too, as in ss)'),
+    ('src inet6:[::1] or src 127.0.0.1', 'filter: expected an address after "src" at word 5: "127.0.0.1" (not an inet6 '
+                                         'address or a host name that resolves to one; the inet6: prefix at word 2 applies '
+                                         'to the later host and port words too, as in ss)'),
+    # vsock ports are read like ss's get_u32: empty, negative or too large is an error (link and netlink: empty is any)
+    ('src vsock:2:', 'filter: expected an address after "src" at word 2: "vsock:2:" ("" is not a number from 0 to 4294967295)'),
+    ('sport = vsock::', 'filter: expected a port after "sport =" at word 3: "vsock::" ("" is not a number from 0 to 4294967295)'),
+    ('sport = vsock:-1', 'filter: expected a port after "sport =" at word 3: "vsock:-1" ("-1" is not a number from 0 to 4294967295)'),
+    ('src vsock:*:4294967296', 'filter: expected an address after "src" at word 2: "vsock:*:4294967296" ("4294967296" is not '
+                               'a number from 0 to 4294967295)'),
+    ('src inet:* or src inet6:* or dst 10.0.0.1', 'filter: expected an address after "dst" at word 8: "10.0.0.1" (not an '
+                                                  'inet6 address or a host name that resolves to one; the inet6: prefix at '
+                                                  'word 5 applies to the later host and port words too, as in ss)'),
+])
+def test_errors_after_prefix(text, message):
+    with pytest.raises(_ssfilter.FilterError) as info:
+        _ssfilter.parse(text, tables=('tcp', 'packet', 'netlink'), resolver=lambda name, family: [])
+    assert str(info.value) == message

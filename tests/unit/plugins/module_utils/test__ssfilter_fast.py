@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets tests: ss_filter's compiled selection equals _ssfilter's own (_policy.py)."""
+"""Private to netaudit.sockets tests: ss_filter's compiled selection equals _ssfilter's own (_ssfilter_fast.py)."""
 
 # The oracle is SSFilter.select, the evaluator that the differential suite checks against the real ss: the compiled
 # comprehension must pick exactly the same records, in the same order, for every filter of that suite and for random
@@ -15,8 +15,9 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS, new_record
 from unit.plugins.module_utils.test__ssfilter_live import CGROUP, FILTERS
 from unit.plugins.module_utils.test__ssfilter_props import EPHEMERAL, JOINED, expressions, records as prop_records
@@ -62,7 +63,7 @@ CORPUS = corpus()
 
 
 def same(flt, records):
-    fast = _policy.FastFilter(flt)
+    fast = _ssfilter_fast.FastFilter(flt)
     want = flt.select(records)
     got = fast.select(records)
     assert [id(r) for r in got] == [id(r) for r in want], (flt.text, fast.source)
@@ -103,7 +104,7 @@ def test_generated_source_is_one_comprehension(text):
 
 
 def test_port_equality_is_inlined():
-    fast = _policy.FastFilter(_ssfilter.parse('src 127.0.0.1:22'))
+    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('src 127.0.0.1:22'))
     assert "r['local_port'] == 22" in fast.source and '_slow(r)' in fast.source
 
 
@@ -118,14 +119,14 @@ def test_port_equality_is_inlined():
     ('dst 10.0.0.0/8:443', "((r['peer_port'] == 443 and _m1[r['peer_address']]))"),
 ])
 def test_generated_expressions(text, inet):
-    fast = _policy.FastFilter(_ssfilter.parse(text))
+    fast = _ssfilter_fast.FastFilter(_ssfilter.parse(text))
     assert fast.source.split('if (')[1].split(" if r['family'] == 'inet' else ")[0] == inet, fast.source
 
 
 def test_constant_expressions_are_constants():
-    fast = _policy.FastFilter(_ssfilter.parse('src * and sport = *'))
+    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('src * and sport = *'))
     assert '[r[' not in fast.source and '(True)' in fast.source
-    fast = _policy.FastFilter(_ssfilter.parse('not src *'))
+    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('not src *'))
     assert '(False)' in fast.source
 
 
@@ -138,8 +139,8 @@ def test_too_deep_for_python_falls_back_to_the_tree_walk():
 
 
 def test_memos_are_trimmed_between_calls(monkeypatch):
-    monkeypatch.setattr(_policy, '_MEMO_KEEP', 3)
-    fast = _policy.FastFilter(_ssfilter.parse('src 10.0.0.0/8'))
+    monkeypatch.setattr(_ssfilter_fast, '_MEMO_KEEP', 3)
+    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('src 10.0.0.0/8'))
     many = [new_record(netid='tcp', state='LISTEN', family='inet', local_address='10.0.0.%d' % i, local_port=1,
                        peer_address='0.0.0.0', peer_port=0) for i in range(10)]
     assert fast.select(many) == many
@@ -176,13 +177,13 @@ RECORDS = [TCP22, UDP53, UNIX]
     ('state listening', ['tcp', 'unix'], [TCP22, UNIX]),
 ])
 def test_ss_filter(expression, tables, expected):
-    assert _policy.ss_filter(RECORDS, expression, tables) == expected
-    assert _policy.ss_filter({'sockets': RECORDS, 'socket_meta': {}}, expression, tables) == expected
+    assert _ssfilter_fast.ss_filter(RECORDS, expression, tables) == expected
+    assert _ssfilter_fast.ss_filter({'sockets': RECORDS, 'socket_meta': {}}, expression, tables) == expected
 
 
 def test_ss_filter_is_compiled_once():
-    assert _policy.compile_filter('sport = :22', None) is _policy.compile_filter('sport = :22', None)
-    assert _policy.compile_filter('sport = :22', ('tcp',)) is not _policy.compile_filter('sport = :22', None)
+    assert _ssfilter_fast.compile_filter('sport = :22', None) is _ssfilter_fast.compile_filter('sport = :22', None)
+    assert _ssfilter_fast.compile_filter('sport = :22', ('tcp',)) is not _ssfilter_fast.compile_filter('sport = :22', None)
 
 
 @pytest.mark.parametrize('records, expression, tables, message', [
@@ -208,8 +209,8 @@ def test_ss_filter_is_compiled_once():
 ])
 def test_ss_filter_errors(records, expression, tables, message):
     if message is None:
-        _policy.ss_filter(records, expression, tables)
+        _ssfilter_fast.ss_filter(records, expression, tables)
         return
-    with pytest.raises(_policy.PolicyError) as caught:
-        _policy.ss_filter(records, expression, tables)
+    with pytest.raises(PolicyError) as caught:
+        _ssfilter_fast.ss_filter(records, expression, tables)
     assert str(caught.value).startswith(message)

@@ -2,13 +2,14 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets tests: socket_diff, snapshots compared by stable identity (_policy.py)."""
+"""Private to netaudit.sockets tests: socket_diff, snapshots compared by stable identity (_snapshot_diff.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
+from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 
 
@@ -52,7 +53,7 @@ BLUE_WEB = rec('tcp', '0.0.0.0', 443, procs=[('nginx', 20)], netns='blue')
 
 
 def diff(before, after, **options):
-    return _policy.socket_diff(before, after, **options)
+    return _snapshot_diff.socket_diff(before, after, **options)
 
 
 def ids(entries):
@@ -157,6 +158,6 @@ def test_bad_input(before, after, options, message):
     if message is None:
         diff(before, after, **options)
         return
-    with pytest.raises(_policy.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         diff(before, after, **options)
     assert str(caught.value).startswith(message)

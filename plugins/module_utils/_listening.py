@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to netaudit.sockets: which sockets listen and on what (stack, exposure), and listening_ports."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+
+from collections.abc import Mapping
+
+from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
+    PolicyError, check_records, is_int, parse_boolean, socket_records,
+)
+
+INET_FAMILIES = ('inet', 'inet6')
+# Datagram tables whose bound (UNCONN) sockets with a port count as listening, like `ss -l` shows them.
+DATAGRAM_NETIDS = ('udp',)
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_ip(text):
+    try:
+        return ipaddress.ip_address(text.split('%', 1)[0])
+    except ValueError:
+        return None
+
+
+def is_listening(record):
+    """Listening sockets (LISTEN) and bound datagram sockets (UDP in UNCONN with a port), IPv4 or IPv6."""
+    if record.get('family') not in INET_FAMILIES:
+        return False
+    port = record.get('local_port')
+    if not is_int(port) or port <= 0:
+        return False
+    state = record.get('state')
+    return state == 'LISTEN' or (state == 'UNCONN' and record.get('netid') in DATAGRAM_NETIDS)
+
+
+def bracketed(address):
+    return '[%s]' % address if ':' in address else address
+
+
+class Listener(object):
+    """One listening socket as the policy sees it: what it listens on (IPv4 too when it is dual stack)."""
+
+    __slots__ = ('record', 'index', 'proto', 'family', 'address', 'port', 'endpoints', 'interface', 'stack',
+                 'exposure', 'names', 'pids', 'user', 'uid', 'netns')
+
+    def __init__(self, record, index, argument='sockets'):
+        self.record, self.index = record, index
+        self.proto = record['netid']
+        self.family = record['family']
+        self.address = record['local_address'] or ('0.0.0.0' if self.family == 'inet' else '::')
+        self.port = record['local_port']
+        self.interface = record.get('interface') or None
+        ip = parse_ip(self.address)
+        if ip is None:
+            raise PolicyError('%s[%d]: local_address "%s" is not an IP address' % (argument, index, self.address))
+        if self.family == 'inet':
+            ends = [ip] if ip.version == 4 else [ip.ipv4_mapped or ip]
+        elif ip.version == 6 and ip.ipv4_mapped is not None:
+            ends = [ip.ipv4_mapped]         # ::ffff:a.b.c.d takes IPv4 connections only
+        elif ip.is_unspecified and record.get('v6only') is not True:
+            # Dual stack: v6only false (or unknown: Linux's default net.ipv6.bindv6only=0) also listens on IPv4.
+            ends = [ip, ipaddress.IPv4Address('0.0.0.0')]
+        else:
+            ends = [ip]
+        self.endpoints = tuple(ends)
+        versions = set(end.version for end in ends)
+        self.stack = 'dual' if len(versions) == 2 else ('ipv4' if 4 in versions else 'ipv6')
+        if self.interface == 'lo' or all(end.is_loopback for end in ends):
+            self.exposure = 'loopback'
+        elif any(end.is_unspecified for end in ends) and self.interface is None:
+            self.exposure = 'all_interfaces'
+        else:
+            self.exposure = 'local_network'
+        processes = record.get('processes') or []
+        names, pids = [], []
+        for process in processes:
+            if isinstance(process, Mapping):
+                if process.get('name') is not None and process['name'] not in names:
+                    names.append(process['name'])
+                if process.get('pid') is not None and process['pid'] not in pids:
+                    pids.append(process['pid'])
+        self.names, self.pids = names, sorted(pids)
+        self.user, self.uid, self.netns = record.get('user'), record.get('uid'), record.get('netns')
+
+    def endpoint_text(self):
+        """ss's spelling of the local end: 0.0.0.0:22, [::]:22, 127.0.0.1%lo:22."""
+        return '%s%s:%d' % (bracketed(self.address), '%' + self.interface if self.interface else '', self.port)
+
+    def port_text(self, with_address=False, with_family=False):
+        """tcp/22, tcp46/22 (dual stack; tcp4, tcp6), tcp/22@[::], tcp/22@127.0.0.1%lo."""
+        family = {'ipv4': '4', 'ipv6': '6', 'dual': '46'}[self.stack] if with_family else ''
+        text = '%s%s/%d' % (self.proto, family, self.port)
+        if with_address:
+            text += '@' + bracketed(self.address) + ('%' + self.interface if self.interface else '')
+        return text
+
+    def owners_text(self):
+        owners = ', '.join('%s pid %s' % (p.get('name'), p.get('pid')) for p in self.record.get('processes') or ()
+                           if isinstance(p, Mapping))
+        who = owners or 'owner unknown'
+        if self.user is not None or self.uid is not None:
+            who += ', user %s' % (self.user if self.user is not None else self.uid)
+        return who
+
+    def describe(self):
+        netns = ' in netns %s' % self.netns if self.netns else ''
+        return '%s %s%s (%s)' % (self.proto, self.endpoint_text(), netns, self.owners_text())
+
+    def summary(self):
+        return {
+            'id': self.port_text(with_address=True), 'proto': self.proto, 'family': self.family,
+            'address': self.address, 'port': self.port, 'interface': self.interface, 'endpoint': self.endpoint_text(),
+            'stack': self.stack, 'exposure': self.exposure, 'state': self.record.get('state'),
+            'processes': list(self.names), 'pids': list(self.pids), 'user': self.user, 'uid': self.uid,
+            'netns': self.netns, 'inode': self.record.get('inode'),
+        }
+
+
+_LISTEN_KEYS = ('netid', 'state', 'family', 'local_address', 'local_port')
+
+
+def listeners(records, argument='sockets'):
+    check_records(records, _LISTEN_KEYS, argument)
+    found = []
+    for index, record in enumerate(records):
+        if is_listening(record):
+            found.append(Listener(record, index, argument))
+    return found
+
+
+def listening_ports(sockets, with_address=False, with_family=False):
+    """Sorted unique proto/port strings of the listening sockets: tcp/22, udp/53 (options: tcp46/22@[::])."""
+    records, _meta = socket_records(sockets)
+    with_address = parse_boolean(with_address, 'with_address')
+    with_family = parse_boolean(with_family, 'with_family')
+    keyed = {}
+    for listener in listeners(records):
+        text = listener.port_text(with_address, with_family)
+        ip = listener.endpoints[0]
+        key = (listener.proto, listener.port, ip.version, len(listener.endpoints), ip.packed, listener.interface or '', text)
+        keyed[text] = min(key, keyed.get(text, key))
+    return sorted(keyed, key=keyed.get)

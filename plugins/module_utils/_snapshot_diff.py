@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to netaudit.sockets: socket_diff, two snapshots of one host compared by stable socket identity."""
+
+from __future__ import annotations
+
+import re
+
+from collections.abc import Mapping, Sequence
+
+from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
+    check_records, is_int, parse_boolean, parse_port_range, socket_records,
+)
+from ansible_collections.netaudit.sockets.plugins.module_utils._listening import INET_FAMILIES, bracketed, parse_ip
+
+DEFAULT_EPHEMERAL = (32768, 60999)     # Linux's default net.ipv4.ip_local_port_range
+_BOUND_STATES = ('LISTEN', 'UNCONN')
+_NOT_FLOWS = ('LISTEN', 'UNCONN', 'TIME-WAIT', 'UNKNOWN')
+_UNIX_AUTOBIND = re.compile(r'@[0-9a-f]{5}\Z')
+_DIFF_KEYS = ('netid', 'state', 'family', 'local_address', 'local_port')
+_FLOW_KEYS = _DIFF_KEYS + ('peer_address', 'peer_port')
+
+
+def _ephemeral_range(value):
+    if value is None:
+        return DEFAULT_EPHEMERAL
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        value = '%s-%s' % tuple(value)
+    low, high = parse_port_range(value if not is_int(value) else str(value), 'ephemeral_range')
+    return low, high
+
+
+def _endpoint(address, port):
+    return '%s:%s' % (bracketed(address or '*'), '*' if port is None else port)
+
+
+def _bind_text(record):
+    address = record.get('local_address') or ''
+    text = bracketed(address) if record.get('family') in INET_FAMILIES else (address or '*')
+    if record.get('interface'):
+        text += '%' + record['interface']
+    if record.get('family') == 'inet6' and parse_ip(address) is not None and parse_ip(address).is_unspecified \
+            and record.get('v6only') is not True:
+        text += ' (dual stack)'
+    return text
+
+
+def _owner_names(record):
+    return tuple(sorted(set(p.get('name') for p in record.get('processes') or () if isinstance(p, Mapping)
+                            and p.get('name') is not None)))
+
+
+def _user_text(record):
+    if record.get('user') is not None:
+        return str(record['user'])
+    return None if record.get('uid') is None else str(record['uid'])
+
+
+class _Group(object):
+    """The sockets of one stable identity in one snapshot, and what is compared: binds, owners, users."""
+
+    def __init__(self, key, ident, kind, record, port):
+        self.key, self.id, self.kind = key, ident, kind
+        self.proto, self.netns, self.port = record.get('netid'), record.get('netns'), port
+        self.ephemeral = port is None and kind == 'listening'
+        self.binds, self.processes, self.users, self.count = set(), set(), set(), 0
+
+    def add(self, record):
+        self.count += 1
+        if self.kind == 'listening':
+            self.binds.add(_bind_text(record))
+        self.processes.update(_owner_names(record))
+        user = _user_text(record)
+        if user is not None:
+            self.users.add(user)
+
+    def state(self):
+        return {'binds': sorted(self.binds), 'processes': sorted(self.processes), 'users': sorted(self.users)}
+
+    def entry(self):
+        entry = {'id': self.id, 'kind': self.kind, 'proto': self.proto, 'netns': self.netns, 'port': self.port,
+                 'ephemeral': self.ephemeral, 'sockets': self.count}
+        entry.update(self.state())
+        return entry
+
+    def order(self):
+        return (self.kind != 'listening', self.netns or '', self.proto or '', self.port is None, self.port or 0, self.id)
+
+
+def _identities(records, established, ephemeral, port_range):
+    """{identity: _Group} of one snapshot."""
+    low, high = port_range
+    listening_ports = set()
+    for record in records:
+        if record['state'] in _BOUND_STATES and record['family'] in INET_FAMILIES and is_int(record['local_port']):
+            listening_ports.add((record.get('netns'), record['netid'], record['local_port']))
+    groups = {}
+    for record in records:
+        state, family, proto, netns = record['state'], record['family'], record['netid'], record.get('netns')
+        prefix = 'netns %s: ' % netns if netns else ''
+        port = record['local_port']
+        if state in _BOUND_STATES:
+            if family in INET_FAMILIES:
+                if not is_int(port) or port <= 0:
+                    continue            # an unbound socket listens on nothing
+                where = '%s/%d' % (proto, port)
+                is_ephemeral = not ephemeral and low <= port <= high
+            else:
+                address = record['local_address'] or ''
+                where = '%s %s' % (proto, address or '*') if family == 'unix' else '%s %s:%s' % (proto, address, port)
+                is_ephemeral = not ephemeral and (
+                    (family == 'unix' and (not address or _UNIX_AUTOBIND.match(address) is not None))
+                    or (family == 'netlink' and port not in (0, None))       # netlink port ids are process ids
+                    or (family == 'vsock' and is_int(port) and port > 1023))
+            if is_ephemeral:
+                # The port (or name) changes on every restart: the owners say which socket it is.
+                owners = _owner_names(record)
+                base = '%s/ephemeral' % proto if family in INET_FAMILIES else '%s ephemeral' % proto
+                where = '%s(%s)' % (base, ','.join(owners) or 'owner unknown')
+                key = ('listening', netns, proto, family in INET_FAMILIES, None, owners)
+                group_port = None
+            else:
+                key = ('listening', netns, proto, family in INET_FAMILIES, where, ())
+                group_port = port if family in INET_FAMILIES else None
+            kind = 'listening'
+        elif established and state not in _NOT_FLOWS:
+            local, peer = record['local_address'], record['peer_address']
+            if family in INET_FAMILIES:
+                lport, pport = port, record['peer_port']
+                if not ephemeral:
+                    if (netns, proto, lport) in listening_ports:
+                        pport = None        # the server side: its clients' ports are ephemeral
+                    else:
+                        lport = None        # the client side: its own port is ephemeral
+                where = '%s %s -> %s' % (proto, _endpoint(local, lport), _endpoint(peer, pport))
+                key = ('flow', netns, proto, local, lport, peer, pport)
+            else:
+                where = '%s %s -> %s' % (proto, local or '*', peer or '*')
+                key = ('flow', netns, proto, local, None, peer, None)
+            kind, group_port = 'flow', None
+        else:
+            continue
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(key, prefix + where, kind, record, group_port)
+        group.add(record)
+    return groups
+
+
+def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral_range=None):
+    """What opened, closed and changed between two snapshots of one host, by stable socket identity."""
+    before, _meta = socket_records(baseline, 'baseline')
+    after, _meta = socket_records(current, 'current')
+    established = parse_boolean(established, 'established')
+    ephemeral = parse_boolean(ephemeral, 'ephemeral')
+    port_range = _ephemeral_range(ephemeral_range)
+    keys = _FLOW_KEYS if established else _DIFF_KEYS
+    check_records(before, keys, 'baseline')
+    check_records(after, keys, 'current')
+    old = _identities(before, established, ephemeral, port_range)
+    new = _identities(after, established, ephemeral, port_range)
+    opened = sorted((new[k] for k in new if k not in old), key=_Group.order)
+    closed = sorted((old[k] for k in old if k not in new), key=_Group.order)
+    changed, unchanged = [], 0
+    for group in sorted((new[k] for k in new if k in old), key=_Group.order):
+        was, now = old[group.key].state(), group.state()
+        differences = [name for name in ('binds', 'processes', 'users') if was[name] != now[name]]
+        if differences:
+            changed.append({'id': group.id, 'kind': group.kind, 'changes': differences,
+                            'before': old[group.key].entry(), 'after': group.entry()})
+        else:
+            unchanged += 1
+    return {
+        'opened': [g.entry() for g in opened],
+        'closed': [g.entry() for g in closed],
+        'changed': changed,
+        'unchanged': unchanged,
+        'drift': bool(opened or closed or changed),
+    }

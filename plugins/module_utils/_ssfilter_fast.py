@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to netaudit.sockets: ss_filter, an ss filter compiled to one list comprehension over socket records."""
+
+from __future__ import annotations
+
+import functools
+
+from collections.abc import Sequence
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
+    PolicyError, check_records, socket_records, strip_filter_prefix, type_name,
+)
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
+    AF_UNSPEC, HostCond, PortCmp, RecordProblem, View,
+)
+
+# ss table names (as _ssfilter.expand_tables returns them) to the netid of their records.
+TABLE_NETIDS = {
+    'unix_stream': 'u_str', 'unix_dgram': 'u_dgr', 'unix_seqpacket': 'u_seq', 'packet_raw': 'p_raw',
+    'packet_dgram': 'p_dgr', 'netlink': 'nl', 'vsock_stream': 'v_str', 'vsock_dgram': 'v_dgr',
+}
+
+# A memo holds at most _MEMO_LIMIT verdicts during one select(), and keeps at most _MEMO_KEEP between calls.
+_MEMO_LIMIT = 1 << 20
+_MEMO_KEEP = 1 << 16
+
+
+class _Memo(dict):
+    """Verdicts of one filter term per field value (an address, a port), each judged once by the term itself."""
+    __slots__ = ('judge',)
+
+    def __init__(self, judge):
+        super(_Memo, self).__init__()
+        self.judge = judge
+
+    def __missing__(self, key):
+        if len(self) >= _MEMO_LIMIT:
+            self.clear()
+        value = self[key] = bool(self.judge(key))
+        return value
+
+
+class FastFilter(object):
+    """An _ssfilter.SSFilter compiled to Python source: one list comprehension over the records.
+
+    For IPv4 and IPv6 records, states and ports are compared inline (the two comparisons ss makes, in its userspace
+    check and in the kernel's program, written out once when they read the same). Addresses are judged by the terms
+    themselves (their user() and kernel() methods, on a stand-in record), once per distinct address, and memoised;
+    an expression that reads only one address is judged whole that way. Terms that need more of the record (dev,
+    fwmark, cgroup, autobound, unix/link hosts) are called per record, and records of other families go to
+    SSFilter.match() as they are. The result equals SSFilter.select(records), a live ss's answer: the unit tests
+    check it for every filter of the differential suite and for random expressions."""
+
+    def __init__(self, flt, netids=None):
+        self.flt = flt
+        self.netids = frozenset(netids) if netids is not None else None
+        self.namespace = {'_slow': flt.match}
+        self.memos = []
+        self.source = None
+        try:
+            self.source = self._generate()
+            code = compile(self.source, '<ss_filter %s>' % flt.text[:60], 'exec')
+            exec(code, self.namespace)  # pylint: disable=exec-used  # our own generated source
+            self._run = self.namespace['_select']
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            # Too deeply nested for the compiler: the tree walk gives the same answer, more slowly.
+            self._run = self._walk
+
+    def _walk(self, records):
+        netids, match = self.netids, self.flt.match
+        return [r for r in records if (netids is None or r['netid'] in netids) and match(r)]
+
+    def _name(self, prefix, value):
+        name = '_%s%d' % (prefix, len(self.namespace))
+        self.namespace[name] = value
+        if isinstance(value, _Memo):
+            self.memos.append(value)
+        return name
+
+    def _generate(self):
+        flt = self.flt
+        inet = self._family_expr('inet')
+        inet6 = self._family_expr('inet6')
+        test = "(%s if r['family'] == 'inet' else %s if r['family'] == 'inet6' else _slow(r))" % (inet, inet6)
+        if self.netids is not None:
+            test = "r['netid'] in %s and %s" % (self._name('n', self.netids), test)
+        if flt.tree is None and not flt.has_state_clause and flt.families is None and self.netids is None:
+            test = 'True'
+        return 'def _select(records):\n    return [r for r in records if %s]\n' % test
+
+    def _family_expr(self, family):
+        flt = self.flt
+        if flt.families is not None and family not in flt.families:
+            return 'False'
+        parts = []
+        if flt.has_state_clause:
+            mask = flt.state_mask()
+            names = frozenset(name for name, number in STATE_NUMBERS.items() if mask & (1 << number))
+            test = "r['state'] in %s" % self._name('s', names)
+            if 'UNKNOWN' in names:
+                # A state name the records should not have counts as UNKNOWN, as SSFilter reads it.
+                test = "(%s or r['state'] not in %s)" % (test, self._name('k', frozenset(STATE_NUMBERS)))
+            parts.append(test)
+        if flt.tree is not None:
+            kernel = bool(flt.bytecode('inet'))
+            terms = flt.terms()
+            fields = self._fields(terms)
+            if fields is not None and len(fields) <= 1 and not fields & set(('local_port', 'peer_port')):
+                # The whole expression reads one address (or nothing) of these records: judge it once per value.
+                # (Ports are compared inline: a memo lookup costs more than a comparison.)
+                whole = _ssfilter.SSFilter(flt.text, flt.tree, tables=flt.tables)
+                if not fields:
+                    parts.append('True' if whole.match({'family': family}) else 'False')
+                else:
+                    field = fields.pop()
+                    memo = _Memo(lambda value: whole.match({'family': family, field: value}))
+                    parts.append('%s[r[%r]]' % (self._name('m', memo), field))
+            elif len(terms) == 1 and isinstance(flt.tree, HostCond):
+                # One host term: its user and kernel judgements share one memo.
+                parts.append(self._term(flt.tree, family, ('user', 'kernel') if kernel else ('user',)))
+            else:
+                user = self._tree(flt.tree, family, 'user')
+                parts.append(user)
+                if kernel:
+                    other = self._tree(flt.tree, family, 'kernel')
+                    if other != user:
+                        parts.append(other)
+        return '(%s)' % ' and '.join(parts) if parts else 'True'
+
+    @staticmethod
+    def _fields(terms):
+        """The fields of an IPv4/IPv6 record that the terms read, or None when one of them reads more."""
+        fields = set()
+        for term in terms:
+            if isinstance(term, HostCond) and term.family in (None, 'inet', 'inet6'):
+                addr_key, port_key = ('local_address', 'local_port') if term.side == 'src' else ('peer_address', 'peer_port')
+                if term.port != -1:
+                    fields.add(port_key)
+                if term.alternatives[0][:2] != (AF_UNSPEC, 0):
+                    fields.add(addr_key)
+            elif isinstance(term, PortCmp):
+                fields.add('local_port' if term.side == 'src' else 'peer_port')
+            else:
+                return None
+        return fields
+
+    def _tree(self, node, family, mode):
+        if isinstance(node, tuple) and node[0] == 'not':
+            return '(not %s)' % self._tree(node[1], family, mode)
+        if isinstance(node, tuple):
+            first, steps = _ssfilter.chain(node)
+            text = self._tree(first, family, mode)
+            for op, right in steps:
+                text = '(%s %s %s)' % (text, op, self._tree(right, family, mode))
+            return text
+        return self._term(node, family, (mode,))
+
+    def _term(self, term, family, modes):
+        flt = self.flt
+
+        def judged(record):
+            view = View(record)
+            for mode in modes:
+                if not getattr(term, mode)(view, flt):
+                    return False
+            return True
+
+        if isinstance(term, HostCond) and term.family in (None, 'inet', 'inet6'):
+            addr_key, port_key = ('local_address', 'local_port') if term.side == 'src' else ('peer_address', 'peer_port')
+            parts = []
+            if term.port != -1:
+                parts.append("r[%r] == %d" % (port_key, term.port) if term.port else "not r[%r]" % port_key)
+            first = term.alternatives[0]
+            trivially_true = {'user': first[1] == 0, 'kernel': first[0] == AF_UNSPEC and first[1] == 0}
+            if not all(trivially_true[mode] for mode in modes):
+                stand_in_port = term.port if term.port != -1 else 0
+
+                def judge(text):
+                    # The port test of the term passes on the stand-in, so this is the address test alone.
+                    return judged({'family': family, addr_key: text, 'local_port': stand_in_port,
+                                   'peer_port': stand_in_port})
+                parts.append('%s[r[%r]]' % (self._name('m', _Memo(judge)), addr_key))
+            return '(%s)' % ' and '.join(parts) if parts else 'True'
+        if isinstance(term, PortCmp) and len(modes) == 1:
+            # PortCmp.user() compares the record's port (0 when missing) with the term's; kernel() with its low 16 bits.
+            port_key = 'local_port' if term.side == 'src' else 'peer_port'
+            port = term.port if modes[0] == 'user' else term.port & 0xffff
+            return "(r[%r] or 0) %s %d" % (port_key, '>=' if term.op == 'ge' else '<=', port)
+        return '%s(r)' % self._name('t', judged)
+
+    def select(self, records):
+        try:
+            return self._run(records)
+        except RecordProblem:
+            # The tree walk raises the FilterError that names the term and what the records lack.
+            return self._walk(records)
+        finally:
+            for memo in self.memos:
+                if len(memo) > _MEMO_KEEP:
+                    memo.clear()
+
+
+@functools.lru_cache(maxsize=256)
+def compile_filter(expression, tables=None):
+    """A FastFilter for an ss filter; tables (a tuple of ss table names or aliases) also select records by netid.
+    Raises _ssfilter.FilterError."""
+    flt = _ssfilter.parse(expression, tables=tables if tables else ('tcp', 'udp'))
+    netids = None
+    if tables:
+        netids = frozenset(TABLE_NETIDS.get(name, name) for name in _ssfilter.expand_tables(tables))
+    return FastFilter(flt, netids)
+
+
+def ss_filter(sockets, expression, tables=None):
+    """The records that a live ss would show for this filter (state clauses included), in their order."""
+    records, _meta = socket_records(sockets)
+    if expression is None:
+        expression = ''
+    if not isinstance(expression, str):
+        raise PolicyError('expression: expected a string, got %s' % type_name(expression))
+    if tables is not None:
+        if isinstance(tables, str):
+            tables = [tables]
+        if not isinstance(tables, Sequence) or not all(isinstance(t, str) for t in tables) or not tables:
+            raise PolicyError('tables: expected a list of table names (tcp, udp, unix ...), got %s' % type_name(tables))
+        tables = tuple(str(t).strip().lower() for t in tables)
+    try:
+        fast = compile_filter(expression, tables)
+    except _ssfilter.FilterError as exc:
+        where = 'tables' if str(exc).startswith('filter: unknown socket table') else 'expression "%s"' % expression
+        raise PolicyError('%s: %s' % (where, strip_filter_prefix(str(exc))))
+    try:
+        return fast.select(records)
+    except _ssfilter.FilterError as exc:
+        raise PolicyError('expression "%s": %s' % (expression, strip_filter_prefix(str(exc))))
+    except (KeyError, TypeError, AttributeError, ValueError):
+        keys = ['family', 'netid'] + (['state'] if fast.flt.has_state_clause else [])
+        keys += ['local_address', 'local_port', 'peer_address', 'peer_port'] if fast.flt.tree is not None else []
+        check_records(records, keys)
+        raise
