@@ -6,10 +6,9 @@
 
 from __future__ import annotations
 
-import platform
+import sys
 import time
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
@@ -47,7 +46,7 @@ def choose_backend(backend, proc_root, netns):
     if backend == 'auto':
         if foreign_proc:
             return 'proc'
-        return 'netlink' if platform.system() == 'Linux' else 'psutil'
+        return 'netlink' if sys.platform.startswith('linux') else 'psutil'
     if backend == 'psutil' and netns:
         raise GatherError('netns needs the netlink or proc backend; psutil cannot enter network namespaces')
     return backend
@@ -80,10 +79,17 @@ def _read(plan):
     return result
 
 
+def _netns_module():
+    """The namespace helpers, imported only by runs that ask for other namespaces (ctypes, pickle: ~10 ms)."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
+    return _netns
+
+
 def _namespaces(netns, proc_root):
     """[(label or None, Namespace or None)]: the module's own namespace is (None, None)."""
     if not netns:
         return [(None, None)], []
+    _netns = _netns_module()
     specs = [netns] if isinstance(netns, str) else list(netns)
     everything = any(str(spec).strip() == 'all' for spec in specs)
     try:
@@ -127,11 +133,17 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
     socket_summary = None
     labels = []
     for label, namespace in targets:
-        try:
-            result = _read(plan) if namespace is None else _netns.call_in(namespace, _read, plan)
-        except _netns.NamespaceGone as exc:
-            reasons.append('network namespace %s vanished before it could be read (%s)' % (label, exc))
-            continue
+        if namespace is None:
+            result = _read(plan)
+        else:
+            netns_helpers = _netns_module()
+            try:
+                result = netns_helpers.call_in(namespace, _read, plan)
+            except netns_helpers.NamespaceGone as exc:
+                reasons.append('network namespace %s vanished before it could be read (%s)' % (label, exc))
+                continue
+            except netns_helpers.NamespaceError as exc:
+                raise GatherError('netns: %s: %s' % (label, exc)) from exc
         if label is not None:
             labels.append(label)
             for record in result['records']:

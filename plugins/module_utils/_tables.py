@@ -11,7 +11,6 @@ import os
 import socket
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
-from ansible_collections.netaudit.sockets.plugins.module_utils import _procnet
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag_other
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import MarkCond
@@ -232,6 +231,7 @@ def _visible(record, states, flt):
 
 def read_proc(tables, explicit, states, flt, proc_root):
     """Read tables from {proc_root}/net/* (ss's PROC_ROOT fallback), with the same records and filter semantics."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils import _procnet  # only the proc path pays for it
     outcome = Outcome()
     sources = []
     for table in tables:

@@ -304,7 +304,6 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 
@@ -344,8 +343,6 @@ def main():
         if not _psutil_source.HAS_PSUTIL:
             module.fail_json(msg=missing_required_lib('psutil'), exception=_psutil_source.PSUTIL_IMPORT_ERROR)
         module.fail_json(msg='psutil could not list the sockets: %s' % exc)
-    except _netns.NamespaceError as exc:
-        module.fail_json(msg='netns: %s' % exc)
     module.exit_json(changed=False, ansible_facts=facts)
 
 
