@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The audit_report filter: port_audit verdicts of a fleet as a JSON, Markdown, JUnit, HTML or text report."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+
+
+def audit_report(verdicts, report_format, title=None):
+    """The report of `verdicts` (host name -> port_audit verdict) in `report_format`, as text."""
+    try:
+        return _report.render(verdicts, report_format, title=title)
+    except ValueError as exc:
+        raise AnsibleFilterError('audit_report: %s' % exc) from exc
+
+
+class FilterModule(object):
+    """netaudit.sockets report filter."""
+
+    def filters(self):
+        return {'audit_report': audit_report}
