@@ -44,7 +44,7 @@ def test_molecule_scenario(scenario):
     if reason:
         pytest.skip(reason)
     if not os.path.exists(MOLECULE):
-        pytest.skip('molecule is not installed in the venv: .venv/bin/pip install -r requirements/molecule.txt')
+        pytest.skip('molecule is not installed in the venv: run tools/setup (requirements/controller.txt pins it)')
     ephemeral = tempfile.mkdtemp(prefix='mol-')
     try:
         proc = subprocess.run([MOLECULE, 'test', '-s', scenario], cwd=REPO, env=molecule_env(ephemeral),
