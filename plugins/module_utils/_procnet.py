@@ -6,16 +6,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-import pwd
 import re
 import socket
 import struct
 import sys
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import inet_address_text, state_name
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import inet_address_text, no_cycle_collection, state_name, user_namer
 
 TABLES = ('tcp', 'udp', 'raw', 'unix', 'packet', 'netlink')
 
@@ -106,18 +103,6 @@ _STATES = dict(('%02X' % number, state_name(number)) for number in range(256))
 _STATES.update(('%02x' % number, state_name(number)) for number in range(256))
 
 
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """Pause the cyclic collector: 100k records are 200k containers and no cycles (as in _sockdiag)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _ipv4(word, _ntop=socket.inet_ntop, _fromhex=bytes.fromhex, _swap=sys.byteorder == 'little'):
     # The kernel prints the network-order __be32 as a host-order %08X: on a little-endian host the hex digits
     # read backwards are the address bytes.
@@ -130,22 +115,6 @@ def _ipv6(words, _ntop=socket.inet_ntop, _fromhex=bytes.fromhex, _words=_BE_U32X
     text = _ntop(socket.AF_INET6, raw)
     # The netlink reader's text: ::ffff:a.b.c.d dotted, every other IPv6 address in hex groups.
     return inet_address_text(socket.AF_INET6, raw) if '.' in text else text
-
-
-def _user_namer():
-    cache = {}
-
-    def user_name(uid):
-        try:
-            return cache[uid]
-        except KeyError:
-            try:
-                name = pwd.getpwuid(uid).pw_name
-            except (KeyError, OverflowError):
-                name = None
-            cache[uid] = name
-            return name
-    return user_name
 
 
 def _rows(pattern, text, layout, source, problems):
@@ -176,13 +145,13 @@ def parse_inet(text, netid, family, source='net/tcp', problems=None, user_name=N
     """Records from the text of /proc/net/{tcp,tcp6,udp,udp6,raw,raw6}; netid 'tcp', 'udp' or 'raw'; family
     'inet' or 'inet6'. Malformed lines are skipped and reported in problems (a list)."""
     problems = [] if problems is None else problems
-    user_name = user_name or _user_namer()
+    user_name = user_name or user_namer()
     to_text = _ipv4 if family == 'inet' else _ipv6
     addresses, users, states = {}, {}, _STATES
     listen_send_q = netid != 'tcp'      # a tcp LISTEN socket's tx_queue is 0 in /proc, not its backlog
     records = []
     append = records.append
-    with _no_cycle_collection():
+    with no_cycle_collection():
         for local, lport, remote, rport, state, send_q, recv_q, uid, inode in _rows(
                 _INET_LINES[family], text, _INET_LAYOUT, source, problems):
             local_text = addresses.get(local)
@@ -226,7 +195,7 @@ def parse_unix(text, source='net/unix', problems=None):
         problems.append('%s: the "Peer ..." layout of Linux 2.4 is not supported; no unix sockets were read' % source)
         return []
     records = []
-    with _no_cycle_collection():
+    with no_cycle_collection():
         for flags, kind, status, inode, path in _rows(_UNIX_LINE, text, _UNIX_LAYOUT, source, problems):
             inode = int(inode)
             if not inode:
@@ -251,7 +220,7 @@ def ethertype_text(protocol):
 def parse_packet(text, source='net/packet', problems=None, user_name=None, interface_name=None):
     """Records from the text of /proc/net/packet; interface_name(index) names a device (default `if<index>`)."""
     problems = [] if problems is None else problems
-    user_name = user_name or _user_namer()
+    user_name = user_name or user_namer()
     interface_name = interface_name or 'if{0}'.format
     records = []
     for kind, protocol, ifindex, rmem, uid, inode in _rows(_PACKET_LINE, text, _PACKET_LAYOUT, source, problems):
@@ -397,7 +366,7 @@ def read_table(table, proc_root='/proc'):
         raise ValueError('unknown socket table "%s" for /proc: expected one of %s' % (table, ', '.join(TABLES)))
     net = net_directory(proc_root)
     records, problems = [], []
-    user_name = _user_namer()
+    user_name = user_namer()
     interface_name = _interface_namer(proc_root, problems) if table == 'packet' else None
     for name, _family in TABLE_FILES[table]:
         path = os.path.join(net, name)

@@ -6,11 +6,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import gc
 import os
-import pwd
 import socket
 import struct
 import sys
@@ -19,7 +16,9 @@ from ansible_collections.netaudit.sockets.plugins.module_utils._records import (
     FAMILY_NAMES,
     INET_NETIDS,
     inet_address_text,
+    no_cycle_collection,
     state_name,
+    user_namer,
 )
 
 NETLINK_SOCK_DIAG = 4
@@ -103,19 +102,6 @@ def diag_request(body, seq=_SEQ):
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """Pause the cyclic garbage collector: a large dump allocates ~200k containers and no cycles, and the
-    collector's repeated passes over them cost about a third of the parse time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _address_text(family, raw):
     """_records.inet_address_text, faster: the C inet_ntop agrees with it except for dotted IPv4 forms."""
     if family == socket.AF_INET:
@@ -143,22 +129,6 @@ def _interface_namer():
     return interface_name
 
 
-def _user_namer():
-    cache = {}
-
-    def user_name(uid):
-        try:
-            return cache[uid]
-        except KeyError:
-            try:
-                name = pwd.getpwuid(uid).pw_name
-            except (KeyError, OverflowError):
-                name = None
-            cache[uid] = name
-            return name
-    return user_name
-
-
 class _InetParser(object):
     """Turns netlink reply bytes into records; keeps its name caches across the chunks of one dump."""
 
@@ -168,7 +138,7 @@ class _InetParser(object):
         self.netid = INET_NETIDS[protocol]
         self.seq = seq
         self.interface_name = interface_name or _interface_namer()
-        self.user_name = user_name or _user_namer()
+        self.user_name = user_name or user_namer()
         self.users = {}
         self.addresses = {socket.AF_INET: {}, socket.AF_INET6: {}}
         self.attributes = {}
@@ -298,7 +268,7 @@ def parse_inet_messages(data, protocol, interface_name=None, user_name=None):
     this host's interfaces and users (a capture from another namespace names its own interfaces).
     """
     parser = _InetParser(protocol, None, interface_name, user_name)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         parser.feed(memoryview(data))
     return parser.records
 
@@ -348,7 +318,7 @@ def run_dump(request, feed, table, explain=None, result=None):
         view = memoryview(buffer)
         try:
             sock.sendto(request, (0, 0))
-            with _no_cycle_collection():
+            with no_cycle_collection():
                 while not feed(view, sock.recv_into(buffer)):
                     pass
         except socket.timeout as exc:

@@ -37,14 +37,12 @@ from __future__ import annotations
 
 import struct
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import state_name
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import no_cycle_collection, state_name, user_namer
 from ansible_collections.netaudit.sockets.plugins.module_utils._sockdiag import (
     _SEQ,
     SOCK_DIAG_BY_FAMILY,
     SockDiagError,
     _interface_namer,
-    _no_cycle_collection,
-    _user_namer,
     control_message,
     diag_request,
     explain_error,
@@ -166,7 +164,7 @@ class _Parser(object):
         self.family = family
         self.seq = seq
         self.interface_name = interface_name or _interface_namer()
-        self.user_name = user_name or _user_namer()
+        self.user_name = user_name or user_namer()
         self.records = []
         self.users = {}
         self.seen = set()
@@ -306,7 +304,7 @@ def parse_messages(data, family, interface_name=None, user_name=None):
     walk; NLMSG_ERROR raises SockDiagError. interface_name(index) and user_name(uid) replace this host's
     lookups."""
     parser = _Parser(family, None, interface_name, user_name)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         parser.feed(memoryview(data))
     return parser.finish()
 

@@ -16,6 +16,7 @@ import struct
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS, inet_address_text
 
@@ -170,7 +171,7 @@ def test_default_namers_cache_and_fall_back():
     assert interface_name(0) is None
     assert interface_name(0x7ffffff0) == 'if%d' % 0x7ffffff0
     assert interface_name(socket.if_nametoindex('lo')) == 'lo'
-    user_name = _sockdiag._user_namer()
+    user_name = _records.user_namer()
     assert user_name(0) == 'root'
     assert user_name(0xfffffff0) is None
 
