@@ -11,53 +11,23 @@ deletes the namespace afterwards whatever happens.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
-import uuid
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from support.scratch_netns import run_helper, scratch_namespace
+
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'sockdiag_live_helper.py')
 # The directory that holds ansible_collections/, so that the helper imports the same code.
-COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(_sockdiag.__file__), *(['..'] * 5)))
 
 pytestmark = pytest.mark.root
 
 
-def skip_reason():
-    if os.geteuid() != 0:
-        return 'needs root: it creates a network namespace'
-    for tool in ('ip', 'ss'):
-        if not shutil.which(tool):
-            return 'needs the %s command' % tool
-    return None
-
-
 @pytest.fixture(scope='module')
 def live():
-    reason = skip_reason()
-    if reason:
-        pytest.skip(reason)
-    namespace = 'na-t-sd-%s' % uuid.uuid4().hex[:8]
-    added = subprocess.run(['ip', 'netns', 'add', namespace], check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           universal_newlines=True)
-    if added.returncode:
-        pytest.skip('ip netns add is unavailable here: %s' % added.stderr.strip())
-    try:
-        env = dict(os.environ, PYTHONPATH=COLLECTIONS_PATH)
-        run = subprocess.run(['ip', 'netns', 'exec', namespace, sys.executable, HELPER, 'scenario'], check=False,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
-                             timeout=300)
-        if run.returncode:
-            pytest.fail('the namespace helper failed:\n%s' % run.stderr[-4000:])
-        yield json.loads(run.stdout)
-    finally:
-        subprocess.run(['ip', 'netns', 'delete', namespace], check=False)
+    with scratch_namespace('na-t-sd') as namespace:
+        yield run_helper(namespace, HELPER, 'scenario')
 
 
 def identity(row):

@@ -17,18 +17,14 @@ import errno
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
-import uuid
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from support.scratch_netns import run_helper, scratch_namespace
+
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'sockdiag_other_live_helper.py')
 # The directory that holds ansible_collections/, so that the helper imports the same code.
-COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(_sockdiag.__file__), *(['..'] * 5)))
 # What a kernel says when it has no sock_diag handler for a table.
 MISSING_TABLE_ERRNOS = (errno.ENOENT, errno.EINVAL, errno.EOPNOTSUPP, errno.EPROTONOSUPPORT)
 
@@ -99,38 +95,13 @@ FILTERS = ([('unix', text) for text in UNIX_FILTERS] + [('packet', text) for tex
 FILTER_CASES = [pytest.param(index, id='%s: %s' % case) for index, case in enumerate(FILTERS)]
 
 
-def skip_reason():
-    if os.geteuid() != 0:
-        return 'needs root: it creates a network namespace and packet sockets'
-    for tool in ('ip', 'ss'):
-        if not shutil.which(tool):
-            return 'needs the %s command' % tool
-    return None
-
-
 @pytest.fixture(scope='module')
 def live(tmp_path_factory):
-    reason = skip_reason()
-    if reason:
-        pytest.skip(reason)
-    namespace = 'na-tb-%s' % uuid.uuid4().hex[:10]
-    added = subprocess.run(['ip', 'netns', 'add', namespace], check=False, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, universal_newlines=True)
-    if added.returncode:
-        pytest.skip('ip netns add is unavailable here: %s' % added.stderr.strip())
-    try:
+    with scratch_namespace('na-tb', 'it creates a network namespace and packet sockets') as namespace:
         path = str(tmp_path_factory.mktemp('sockdiag_other') / 'filters.json')
         with open(path, 'w') as handle:
             json.dump([{'table': table, 'filter': text} for table, text in FILTERS], handle)
-        env = dict(os.environ, PYTHONPATH=COLLECTIONS_PATH)
-        run = subprocess.run(['ip', 'netns', 'exec', namespace, sys.executable, HELPER, path], check=False,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
-                             timeout=300)
-        if run.returncode:
-            pytest.fail('the namespace helper failed:\n%s' % run.stderr[-4000:])
-        yield json.loads(run.stdout)
-    finally:
-        subprocess.run(['ip', 'netns', 'delete', namespace], check=False)
+        yield run_helper(namespace, HELPER, path)
 
 
 # --- ss's text, parsed here (the helper only collects it) ------------------------------------------------

@@ -12,18 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
-import uuid
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from support.scratch_netns import run_helper, scratch_namespace
+
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import ETHERTYPES, NETLINK_PROTOCOLS
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'sockdiag_other_live_helper.py')
-COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(_sockdiag.__file__), *(['..'] * 5)))
 # Spellings we accept and ss 6.1 refuses (their meaning is not in doubt).
 OUR_EXTRAS = {'link': {'8021q', '8021ad', 'pppoe_disc', 'pppoe_sess'}, 'netlink': {'smc'}}
 
@@ -34,40 +30,16 @@ CASES = sorted(('link', name) for name in ETHERTYPES) + sorted(('netlink', name)
 CASES += [('link', 'IPv6'), ('link', 'LLDP'), ('link', '802.1Q')]
 
 
-def skip_reason():
-    if os.geteuid() != 0:
-        return 'needs root: it creates a network namespace and packet sockets'
-    for tool in ('ip', 'ss'):
-        if not shutil.which(tool):
-            return 'needs the %s command' % tool
-    return None
-
-
 @pytest.fixture(scope='module')
 def live(tmp_path_factory):
-    reason = skip_reason()
-    if reason:
-        pytest.skip(reason)
-    namespace = 'na-tb-%s' % uuid.uuid4().hex[:10]
-    added = subprocess.run(['ip', 'netns', 'add', namespace], check=False, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, universal_newlines=True)
-    if added.returncode:
-        pytest.skip('ip netns add is unavailable here: %s' % added.stderr.strip())
-    try:
+    with scratch_namespace('na-tb', 'it creates a network namespace and packet sockets') as namespace:
         path = str(tmp_path_factory.mktemp('names') / 'job.json')
         job = {'ethertypes': sorted(set(ETHERTYPES.values())), 'netlink_protocols': sorted(set(NETLINK_PROTOCOLS.values())),
                'filters': [{'table': 'packet' if family == 'link' else 'netlink', 'filter': 'src %s:%s' % (family, name)}
                            for family, name in CASES]}
         with open(path, 'w') as handle:
             json.dump(job, handle)
-        run = subprocess.run(['ip', 'netns', 'exec', namespace, sys.executable, HELPER, path], check=False,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                             env=dict(os.environ, PYTHONPATH=COLLECTIONS_PATH), timeout=300)
-        if run.returncode:
-            pytest.fail('the namespace helper failed:\n%s' % run.stderr[-4000:])
-        yield json.loads(run.stdout)
-    finally:
-        subprocess.run(['ip', 'netns', 'delete', namespace], check=False)
+        yield run_helper(namespace, HELPER, path)
 
 
 def keys(table, found):
