@@ -45,6 +45,9 @@ def live(tmp_path_factory):
                     ['addr', 'add', '198.51.100.3/24', 'dev', 'na-f-ifb0'], ['link', 'set', 'na-f-ifb0', 'up']):
             suite._run('ip', '-n', ns, *cmd)        # pylint: disable=protected-access
         suite._run('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.tcp_syn_retries=8')  # pylint: disable=protected-access
+        # Fixed client ports of the worker stay out of the ephemeral pool: see test__ssfilter_live.
+        reserved = 'net.ipv4.ip_local_reserved_ports=32768,33000,40000-41000,45000-45010,60999'
+        suite._run('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', reserved)  # pylint: disable=protected-access
         if cgroup_dir:
             os.makedirs(cgroup_dir, exist_ok=True)
         for flags in ([], ['--cgroup', '--wait'] if cgroup_dir else None):

@@ -180,6 +180,9 @@ def live(tmp_path_factory):
             _run('ip', '-n', ns, *cmd)
         # SYN-SENT sockets must outlive the test; the ifb device drops their SYNs.
         _run('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.tcp_syn_retries=8')
+        # The worker binds some clients to fixed ports (40000+n, 41000, 45000+i); an autobound client must never get
+        # one of those first (EADDRINUSE, or EADDRNOTAVAIL on connect), so they stay out of the ephemeral pool.
+        _run('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_reserved_ports=32768,33000,40000-41000,45000-45010,60999')
         if cgroup_dir:
             os.makedirs(cgroup_dir, exist_ok=True)
         for flags in ([], ['--cgroup', '--wait'] if cgroup_dir else None):
