@@ -14,10 +14,10 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
 
 
-def ss_filter(sockets, expression, tables=None):
+def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
     """The socket records that match an ss filter, as socket_facts' filter option would select them."""
     try:
-        return _ssfilter_fast.ss_filter(sockets, expression, tables=tables)
+        return _ssfilter_fast.ss_filter(sockets, expression, tables=tables, ephemeral_range=ephemeral_range)
     except ValueError as exc:
         raise AnsibleFilterError('ss_filter: %s' % exc) from exc
 

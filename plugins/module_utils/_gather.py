@@ -17,7 +17,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _summary
 from ansible_collections.netaudit.sockets.plugins.module_utils import _tables
 
 BACKENDS = ('auto', 'netlink', 'proc', 'psutil')
-PRIVATE_KEYS = ('_ifindex', '_mark', '_cgroup_id', '_port_locked')
+PRIVATE_KEYS = ('_ifindex',)
 # Like `ss -l`: listening sockets and unconnected (bound) ones.
 LISTENING_STATES = (1 << _records.STATE_NUMBERS['LISTEN']) | (1 << _records.STATE_NUMBERS['UNCONN'])
 
@@ -76,7 +76,18 @@ def _read(plan):
     result = outcome.as_dict()
     result['backend'] = backend
     result['summary'] = _summary.read_summary(plan['proc_root']) if plan['summary'] and backend != 'psutil' else None
+    result['ephemeral_range'] = read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
     return result
+
+
+def read_ephemeral_range(proc_root='/proc'):
+    """[low, high] of the namespace's net.ipv4.ip_local_port_range (ss's `autobound` needs it), or None."""
+    try:
+        with open(proc_root.rstrip('/') + '/sys/net/ipv4/ip_local_port_range', encoding='ascii') as handle:
+            low, high = handle.read().split()[:2]
+        return [int(low), int(high)]
+    except (OSError, ValueError):
+        return None
 
 
 def _netns_module():
@@ -132,6 +143,7 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
     backends_used = []
     socket_summary = None
     labels = []
+    ephemeral_range = None
     for label, namespace in targets:
         if namespace is None:
             result = _read(plan)
@@ -159,6 +171,8 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
         if result['backend'] not in backends_used:
             backends_used.append(result['backend'])
         records.extend(result['records'])
+        if ephemeral_range is None:
+            ephemeral_range = result.get('ephemeral_range')
 
     if processes and chosen != 'psutil':
         _attach_owners(records, proc_root, reasons, notes)
@@ -178,6 +192,8 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
             # None: nothing to filter; True: the kernel applied states and expression; False: partly in userspace.
             'kernel_filtered': kernel_filtered if flt is not None else None,
             'netns': labels,
+            # The range `autobound` checks ports against (ss_filter uses it on the controller).
+            'ephemeral_range': ephemeral_range,
             'count': len(records),
             'elapsed_ms': round((time.monotonic() - started) * 1000.0, 1),
         },

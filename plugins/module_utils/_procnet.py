@@ -27,12 +27,12 @@ TABLE_FILES = {
 }
 
 # Records have the keys and conventions of the netlink readers (_sockdiag.dump_inet, _sockdiag_other): every key
-# of _records.FIELDS in that order, then their private keys (`_ifindex`, and for inet `_mark`, `_cgroup_id`, None
-# here: /proc has neither the device index nor marks nor cgroups). Keys /proc cannot fill are None:
+# of _records.FIELDS in that order, then their private key `_ifindex` (None for inet here: /proc has no device index).
+# Keys /proc cannot fill are None (an inet socket's mark, cgroup id and port lock among them):
 LOST_FIELDS = {
-    'tcp': ('interface', 'v6only', 'send_q'),
-    'udp': ('interface', 'v6only'),
-    'raw': ('interface', 'v6only'),
+    'tcp': ('interface', 'v6only', 'send_q', 'mark', 'cgroup_id', 'port_locked'),
+    'udp': ('interface', 'v6only', 'mark', 'cgroup_id', 'port_locked'),
+    'raw': ('interface', 'v6only', 'mark', 'cgroup_id', 'port_locked'),
     'unix': ('peer_address', 'peer_port', 'recv_q', 'send_q', 'uid', 'user'),
     'packet': (),
     'netlink': ('peer_address', 'peer_port'),
@@ -41,11 +41,16 @@ LOST_FIELDS = {
 _NO_DEVICE = '/proc shows neither the bound device nor the IPv6 scope'
 _NO_V6ONLY = '/proc does not show IPV6_V6ONLY'
 _NO_PEER = '/proc does not show the peer'
+_NO_MARK = '/proc shows no socket marks'
+_NO_CGROUP = '/proc shows no cgroups'
+_NO_LOCK = '/proc does not show whether a port was bound explicitly'
+_INET_KERNEL = {'mark': _NO_MARK, 'cgroup_id': _NO_CGROUP, 'port_locked': _NO_LOCK}
 LOST_REASONS = {
     'tcp': {'interface': _NO_DEVICE, 'v6only': _NO_V6ONLY,
-            'send_q': '/proc shows 0 instead of the backlog of LISTEN sockets (other states keep their send queue)'},
-    'udp': {'interface': _NO_DEVICE, 'v6only': _NO_V6ONLY},
-    'raw': {'interface': _NO_DEVICE, 'v6only': _NO_V6ONLY},
+            'send_q': '/proc shows 0 instead of the backlog of LISTEN sockets (other states keep their send queue)',
+            **_INET_KERNEL},
+    'udp': {'interface': _NO_DEVICE, 'v6only': _NO_V6ONLY, **_INET_KERNEL},
+    'raw': {'interface': _NO_DEVICE, 'v6only': _NO_V6ONLY, **_INET_KERNEL},
     'unix': {'peer_address': _NO_PEER, 'peer_port': _NO_PEER, 'recv_q': '/proc shows no queues for unix sockets',
              'send_q': '/proc shows no queues for unix sockets', 'uid': '/proc shows no owner for unix sockets',
              'user': '/proc shows no owner for unix sockets'},
@@ -172,7 +177,7 @@ def parse_inet(text, netid, family, source='net/tcp', problems=None, user_name=N
                 'interface': None, 'v6only': None, 'recv_q': int(recv_q, 16),
                 'send_q': int(send_q, 16) if listen_send_q or state != 'LISTEN' else None,
                 'inode': int(inode), 'uid': owner[0], 'user': owner[1], 'processes': [], 'netns': None,
-                '_ifindex': None, '_mark': None, '_cgroup_id': None,
+                'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': None,
             })
     return records
 
@@ -207,7 +212,8 @@ def parse_unix(text, source='net/unix', problems=None):
                 'family': 'unix', 'local_address': _unix_name(path or ''), 'local_port': None,
                 'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None,
                 'recv_q': None, 'send_q': None, 'inode': inode, 'uid': None, 'user': None,
-                'processes': [], 'netns': None, '_ifindex': 0,
+                'processes': [], 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+                '_ifindex': 0,
             })
     return records
 
@@ -231,7 +237,8 @@ def parse_packet(text, source='net/packet', problems=None, user_name=None, inter
             'interface': interface_name(ifindex) if ifindex else None, 'v6only': None,
             # ss shows packet sockets' Send-Q as 0 on either path.
             'recv_q': int(rmem), 'send_q': 0, 'inode': int(inode), 'uid': uid, 'user': user_name(uid),
-            'processes': [], 'netns': None, '_ifindex': ifindex,
+            'processes': [], 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+            '_ifindex': ifindex,
         })
     return records
 
@@ -251,7 +258,8 @@ def parse_netlink(text, source='net/netlink', problems=None):
             'local_address': str(int(protocol)), 'local_port': portid - (1 << 32) if portid >> 31 else portid,
             'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None,
             'recv_q': int(rmem), 'send_q': int(wmem), 'inode': int(inode), 'uid': None, 'user': None,
-            'processes': [], 'netns': None, '_ifindex': 0,
+            'processes': [], 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+            '_ifindex': 0,
         })
     return records
 

@@ -35,7 +35,7 @@ STATES = {
 }
 # Fields psutil never gives: always null in its records.
 LOST_FIELDS = ('recv_q', 'send_q', 'inode', 'uid', 'user')
-LOST_INET_FIELDS = ('interface', 'v6only')   # interface: only an IPv6 scope, on the platforms that print one
+LOST_INET_FIELDS = ('interface', 'v6only', 'mark', 'cgroup_id', 'port_locked')   # interface: only an IPv6 scope, where shown
 
 _UNIX_NETIDS = {socket.SOCK_STREAM: 'u_str', socket.SOCK_DGRAM: 'u_dgr', socket.SOCK_SEQPACKET: 'u_seq'}
 _INET_NETIDS = {socket.SOCK_STREAM: 'tcp', socket.SOCK_DGRAM: 'udp'}

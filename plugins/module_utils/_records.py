@@ -18,6 +18,7 @@ FIELDS = (
     'local_address', 'local_port', 'peer_address', 'peer_port',
     'interface', 'v6only', 'recv_q', 'send_q', 'inode', 'uid', 'user',
     'processes', 'netns',
+    'mark', 'cgroup_id', 'port_locked',
 )
 
 # State numbers are the kernel's TCP_* values, which are also ss's state bits.

@@ -232,8 +232,8 @@ class _InetParser(object):
                         'interface': interface_name(ifindex) if ifindex else None,
                         'v6only': v6only if family == inet6 else None,
                         'recv_q': rqueue, 'send_q': wqueue, 'inode': inode, 'uid': uid, 'user': user,
-                        'processes': [], 'netns': None,
-                        '_ifindex': ifindex, '_mark': mark, '_cgroup_id': cgroup_id,
+                        'processes': [], 'netns': None, 'mark': mark, 'cgroup_id': cgroup_id, 'port_locked': None,
+                        '_ifindex': ifindex,
                     })
                 elif seq is None or msg_seq == seq:
                     done = control_message(view, offset, msg_type, msg_len) or done
@@ -292,14 +292,94 @@ def _explain(protocol, family, code, with_bytecode):
 def dump_inet(protocol, family, states, bytecode=None):
     """protocol: 6/17/...; family: socket.AF_INET/AF_INET6; states: bitmask (1 << state number);
     bytecode: bytes of an INET_DIAG_REQ_BYTECODE program or None. Returns a list of records
-    (dicts from _records.new_record with every public key) plus private keys `_ifindex` (int),
-    `_mark` (int or None when the kernel sent no INET_DIAG_MARK), `_cgroup_id` (int or None).
+    (dicts with every public key of _records.FIELDS, `mark` None when the kernel sent no INET_DIAG_MARK and
+    `port_locked` None: unlocked_sockets() tells it) plus the private key `_ifindex` (int).
     A table the kernel lacks raises SockDiagError with its errno (ENOENT) and the table's name."""
     request = inet_request(protocol, family, states, bytecode)
     parser = _InetParser(protocol, _SEQ)
     with_bytecode = bytecode is not None
     return run_dump(request, parser.feed, _table_name(protocol, family),
                     lambda code: _explain(protocol, family, code, with_bytecode), parser.records)
+
+
+# One BC_AUTO op (yes: the next op, no: past the end): the kernel's own test that a socket holds no port lock.
+_AUTO_OP = struct.Struct('=BBH')
+INET_DIAG_BC_AUTO = 6
+# nlmsghdr + inet_diag_msg, only what the port-lock dump needs: len, type, seq, sport, dport, src, dst, inode.
+_LOCK_MSG = struct.Struct('=IH2xI4x4xHH16s16s4x8x4x4x4x4xI')
+
+
+def autobound_program(bytecode=None):
+    """An INET_DIAG bytecode program that keeps the sockets without the kernel's port lock (SOCK_BINDPORT_LOCK),
+    and that pass `bytecode` too when given."""
+    rest = bytes(bytecode or b'')
+    return _AUTO_OP.pack(INET_DIAG_BC_AUTO, 4, 8 + len(rest)) + rest
+
+
+class _LockParser(object):
+    """Collects the sockets of a port-lock dump: inodes, and (src, sport, dst, dport) for those without one."""
+
+    def __init__(self, seq):
+        self.seq = seq
+        self.inodes = set()
+        self.flows = set()
+
+    def feed(self, data, length=None):
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        if length is None:
+            length = len(view)
+        unpack_msg, unpack_header, seq = _LOCK_MSG.unpack_from, _NLMSGHDR.unpack_from, self.seq
+        add_inode, add_flow = self.inodes.add, self.flows.add
+        msg_size = _LOCK_MSG.size
+        done = False
+        offset = 0
+        while offset + 16 <= length:
+            msg_len, msg_type, _flags, msg_seq, _pid = unpack_header(view, offset)
+            end = offset + msg_len
+            if msg_len < 16 or end > length:
+                raise ValueError('malformed netlink reply: the message at byte %d claims %d bytes, %d remain'
+                                 % (offset, msg_len, length - offset))
+            if msg_seq == seq:
+                if msg_type == SOCK_DIAG_BY_FAMILY:
+                    if msg_len < msg_size:
+                        raise ValueError('malformed netlink reply: inet_diag message at byte %d has %d bytes'
+                                         % (offset, msg_len))
+                    sport, dport, src, dst, inode = unpack_msg(view, offset)[3:]
+                    if inode:
+                        add_inode(inode)
+                    else:
+                        add_flow((src, sport, dst, dport))
+                else:
+                    done = control_message(view, offset, msg_type, msg_len) or done
+            offset = (end + 3) & ~3
+        return done
+
+
+def unlocked_sockets(protocol, family, states, bytecode=None):
+    """The sockets of an inet table that hold no port lock, i.e. whose local port the kernel picked (ss's
+    `autobound`, as the kernel judges it; TIME-WAIT and SYN-RECV entries never hold one), among those that pass
+    `bytecode` when given: a function is_unlocked(record) for records of that table dumped just before."""
+    parser = _LockParser(_SEQ)
+    request = inet_request(protocol, family, states, autobound_program(bytecode))
+    run_dump(request, parser.feed, _table_name(protocol, family),
+             lambda code: _explain(protocol, family, code, True))
+    inodes, flows = parser.inodes, parser.flows
+    if not flows:
+        return lambda record: record['inode'] in inodes
+    texts = set()
+    swap = _SWAP_PORTS
+    for src, sport, dst, dport in flows:
+        if swap:
+            sport = ((sport & 0xff) << 8) | (sport >> 8)
+            dport = ((dport & 0xff) << 8) | (dport >> 8)
+        texts.add((_address_text(family, src), sport, _address_text(family, dst), dport))
+
+    def is_unlocked(record):
+        inode = record['inode']
+        if inode:
+            return inode in inodes
+        return (record['local_address'], record['local_port'], record['peer_address'], record['peer_port']) in texts
+    return is_unlocked
 
 
 def run_dump(request, feed, table, explain=None, result=None):

@@ -209,7 +209,7 @@ class _Parser(object):
             'local_address': local, 'local_port': local_port, 'peer_address': peer, 'peer_port': peer_port,
             'interface': interface, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode,
             'uid': uid, 'user': None if uid is None else self.user_name(uid), 'processes': [], 'netns': None,
-            '_ifindex': ifindex,
+            'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': ifindex,
         })
 
     def _unix(self, view, fields, start, end):
@@ -241,7 +241,8 @@ class _Parser(object):
             'netid': UNIX_NETIDS.get(kind, 'u_dgr'), 'state': _STATE_TEXT[state], 'family': 'unix',
             'local_address': name, 'local_port': None, 'peer_address': '', 'peer_port': peer,
             'interface': None, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode,
-            'uid': uid, 'user': user, 'processes': [], 'netns': None, '_ifindex': 0,
+            'uid': uid, 'user': user, 'processes': [], 'netns': None,
+            'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': 0,
         })
 
     def _packet(self, view, fields, start, end):

@@ -583,8 +583,9 @@ class SSFilter(object):
 
     def match(self, record):
         """Whether a live ss would show this record: states, forced families, the kernel's program (inet
-        sockets, when the expression compiles) and ss's userspace check. Records may carry `_ifindex`,
-        `_mark`, `_cgroup_id` and `_port_locked` (the kernel's SOCK_BINDPORT_LOCK, for autobound)."""
+        sockets, when the expression compiles) and ss's userspace check. Socket facts carry what the
+        kernel's checks need: `mark`, `cgroup_id` and `port_locked` (its SOCK_BINDPORT_LOCK, for autobound); the
+        module's own records carry `_ifindex` too."""
         return self._check(record, True)
 
     def select(self, records, kernel_filtered=False):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import functools
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
 from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
-    PolicyError, check_records, socket_records, strip_filter_prefix, type_name,
+    PolicyError, check_records, is_int, parse_port_range, socket_records, strip_filter_prefix, type_name,
 )
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
@@ -206,19 +206,25 @@ class FastFilter(object):
 
 
 @functools.lru_cache(maxsize=256)
-def compile_filter(expression, tables=None):
-    """A FastFilter for an ss filter; tables (a tuple of ss table names or aliases) also select records by netid.
-    Raises _ssfilter.FilterError."""
-    flt = _ssfilter.parse(expression, tables=tables if tables else ('tcp', 'udp'))
+def compile_filter(expression, tables=None, ephemeral_range=None):
+    """A FastFilter for an ss filter; tables (a tuple of ss table names or aliases) also select records by netid;
+    ephemeral_range (low, high) for `autobound`, else this machine's. Raises _ssfilter.FilterError."""
+    flt = _ssfilter.parse(expression, tables=tables if tables else ('tcp', 'udp'), ephemeral_range=ephemeral_range)
     netids = None
     if tables:
         netids = frozenset(TABLE_NETIDS.get(name, name) for name in _ssfilter.expand_tables(tables))
     return FastFilter(flt, netids)
 
 
-def ss_filter(sockets, expression, tables=None):
-    """The records that a live ss would show for this filter (state clauses included), in their order."""
-    records, _meta = socket_records(sockets)
+def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
+    """The records that a live ss would show for this filter (state clauses included), in their order.
+
+    ephemeral_range: the host's ip_local_port_range for `autobound` (two ports, or 'LOW-HIGH'); by default the
+    facts' socket_meta.ephemeral_range when the facts themselves are given, else this machine's."""
+    records, meta = socket_records(sockets)
+    if ephemeral_range is None and isinstance(meta, Mapping):
+        ephemeral_range = meta.get('ephemeral_range')
+    port_range = _port_pair(ephemeral_range) if ephemeral_range is not None else None
     if expression is None:
         expression = ''
     if not isinstance(expression, str):
@@ -230,7 +236,7 @@ def ss_filter(sockets, expression, tables=None):
             raise PolicyError('tables: expected a list of table names (tcp, udp, unix ...), got %s' % type_name(tables))
         tables = tuple(str(t).strip().lower() for t in tables)
     try:
-        fast = compile_filter(expression, tables)
+        fast = compile_filter(expression, tables, port_range)
     except _ssfilter.FilterError as exc:
         where = 'tables' if str(exc).startswith('filter: unknown socket table') else 'expression "%s"' % expression
         raise PolicyError('%s: %s' % (where, strip_filter_prefix(str(exc))))
@@ -243,3 +249,16 @@ def ss_filter(sockets, expression, tables=None):
         keys += ['local_address', 'local_port', 'peer_address', 'peer_port'] if fast.flt.tree is not None else []
         check_records(records, keys)
         raise
+
+
+def _port_pair(value):
+    """(low, high) from [low, high] or 'LOW-HIGH'; PolicyError naming ephemeral_range otherwise."""
+    if isinstance(value, str):
+        low, high = parse_port_range(value, 'ephemeral_range')
+    elif isinstance(value, Sequence) and len(value) == 2 and all(is_int(port) for port in value):
+        low, high = int(value[0]), int(value[1])
+    else:
+        raise PolicyError('ephemeral_range: expected two ports [LOW, HIGH] or "LOW-HIGH", got %s' % type_name(value))
+    if not 1 <= low <= high <= 65535:
+        raise PolicyError('ephemeral_range: expected 1 <= LOW <= HIGH <= 65535, got %d-%d' % (low, high))
+    return low, high

@@ -510,7 +510,7 @@ class AutoBound(Term):
         return False
 
     def kernel(self, view, env):
-        locked = view.record.get('_port_locked')
+        locked = view.record.get('port_locked')
         if locked is None:
             # Without the kernel's BINDPORT lock, the best guess is the userspace rule.
             return self.user(view, env)
@@ -542,12 +542,12 @@ class MarkCond(Term):
         self.mark, self.mask, self.text, self.word = mark, mask, text, word
 
     def user(self, view, env):
-        mark = view.record.get('_mark')
+        mark = view.record.get('mark')
         if mark is None:
-            if '_mark' in view.record or not view.inet:
+            if 'mark' in view.record or not view.inet:
                 mark = 0
             else:
-                raise RecordProblem(self, 'socket marks (_mark)')
+                raise RecordProblem(self, 'socket marks (mark)')
         return (mark & self.mask) == self.mark
 
 
@@ -556,12 +556,12 @@ class CgroupCond(Term):
         self.cgroup_id, self.path, self.text, self.word = cgroup_id, path, text, word
 
     def user(self, view, env):
-        value = view.record.get('_cgroup_id')
+        value = view.record.get('cgroup_id')
         if value is None:
-            if '_cgroup_id' in view.record or not view.inet:
+            if 'cgroup_id' in view.record or not view.inet:
                 value = 0
             else:
-                raise RecordProblem(self, 'cgroup ids (_cgroup_id)')
+                raise RecordProblem(self, 'cgroup ids (cgroup_id)')
         return value == self.cgroup_id
 
 

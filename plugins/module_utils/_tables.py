@@ -145,6 +145,8 @@ def read_netlink(tables, explicit, states, flt):
                 continue
             in_kernel = program is not None
             outcome.kernel(in_kernel)
+            if found:
+                mark_port_locks(INET_PROTOCOLS[table], family, states, program if in_kernel else None, found, outcome)
             if flt is not None:
                 if not in_kernel:
                     mark_problem(flt, found, outcome)
@@ -187,10 +189,24 @@ def read_netlink(tables, explicit, states, flt):
     return outcome
 
 
+def mark_port_locks(protocol, family, states, program, records, outcome):
+    """Fill `port_locked` from a second dump that asks the kernel which sockets hold no port lock (the same
+    states, and the filter's program when it ran in the kernel, so that it walks no more than the first)."""
+    try:
+        is_unlocked = _sockdiag.unlocked_sockets(protocol, family, states, program or None)
+    except (_sockdiag.SockDiagError, ValueError) as exc:
+        reason = 'port_locked is null: the kernel did not say which ports were bound explicitly (%s)' % exc
+        if reason not in outcome.reasons:
+            outcome.reasons.append(reason)
+        return
+    for record in records:
+        record['port_locked'] = not is_unlocked(record)
+
+
 def mark_problem(flt, records, outcome):
     """Count sockets whose marks the kernel hid (no CAP_NET_ADMIN) when fwmark runs in userspace."""
     if any(isinstance(term, MarkCond) for term in flt.terms()):
-        outcome.unknown_marks += sum(1 for record in records if record.get('_mark') is None)
+        outcome.unknown_marks += sum(1 for record in records if record.get('mark') is None)
 
 
 def state_bit(record):

@@ -231,6 +231,28 @@ ansible_facts:
           description: The network namespace label; V(null) for the module's own namespace.
           type: str
           sample: null
+        mark:
+          description:
+            - The socket's firewall mark (C(SO_MARK)), for inet sockets. What C(fwmark) filters compare.
+            - V(null) for other families, and when unknown (the kernel shows marks only to a caller with
+              C(CAP_NET_ADMIN); the V(proc) and V(psutil) backends cannot see them).
+          type: int
+          sample: 0
+        cgroup_id:
+          description:
+            - The cgroup v2 id (the inode of the cgroup's directory) of the socket's creator, for inet sockets.
+              What C(cgroup) filters compare.
+            - V(null) for other families and when unknown (kernels before 5.8, the V(proc) and V(psutil) backends).
+          type: int
+          sample: 1
+        port_locked:
+          description:
+            - For inet sockets, whether the local port was bound explicitly (the kernel's C(SOCK_BINDPORT_LOCK)).
+              V(false) when the kernel picked the port, and for TIME-WAIT and SYN-RECV entries, which hold no lock.
+              What C(autobound) filters test, with the ephemeral range.
+            - V(null) for other families and when unknown (the V(proc) and V(psutil) backends).
+          type: bool
+          sample: true
     socket_summary:
       description:
         - The figures of C(ss -s) for the module's own network namespace, read from C(/proc/net/sockstat), C(sockstat6) and C(snmp).
@@ -291,6 +313,14 @@ ansible_facts:
           type: list
           elements: str
           sample: []
+        ephemeral_range:
+          description:
+            - The first namespace's C(net.ipv4.ip_local_port_range), V([LOW, HIGH]); the C(autobound) filter term
+              checks ports against it. M(netaudit.sockets.ss_filter) uses it when given the facts.
+            - V(null) with the V(psutil) backend.
+          type: list
+          elements: int
+          sample: [32768, 60999]
         count:
           description: Number of records returned.
           type: int

@@ -89,8 +89,8 @@ def test_socket_diff():
      'ss_filter: expression "sport = :ssh2": expected a port after "sport =" at word 3: ":ssh2"'),
     ('ss_filter', (SOCKETS, 'sport = :22'), {'tables': ['tcp', 'tpc']}, 'ss_filter: tables: unknown socket table "tpc"'),
     ('ss_filter', ('tcp', 'sport = :22'), {}, 'ss_filter: sockets: expected a list of socket records, got a string'),
-    ('ss_filter', (SOCKETS, 'fwmark 0x10'), {},
-     'ss_filter: expression "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks (_mark), which the socket records '
+    ('ss_filter', ([dict((k, v) for k, v in SSH.items() if k != 'mark')], 'fwmark 0x10'), {},
+     'ss_filter: expression "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks (mark), which the socket records '
      'do not carry'),
     ('listening_ports', ([SSH, 'x'],), {}, 'listening_ports: sockets[1]: expected a socket record (a dict), got a string'),
     ('listening_ports', (SOCKETS,), {'with_family': 'perhaps'}, 'listening_ports: with_family: expected a boolean, got a string'),

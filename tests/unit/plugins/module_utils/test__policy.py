@@ -192,9 +192,9 @@ def test_rule_matches(spec, record, expected):
 
 def test_match_needing_marks_names_the_rule():
     with pytest.raises(PolicyError) as caught:
-        _policy.port_audit([SSH4], {'allowed': [{'match': 'fwmark 0x10'}]})
+        _policy.port_audit([dict((k, v) for k, v in SSH4.items() if k != 'mark')], {'allowed': [{'match': 'fwmark 0x10'}]})
     assert str(caught.value) == ('policy.allowed[0].match: "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks '
-                                 '(_mark), which the socket records do not carry')
+                                 '(mark), which the socket records do not carry')
 
 
 # --- the verdict ----------------------------------------------------------------------------------------------

@@ -38,8 +38,11 @@ sstext = _load('sstext')
 needs_ss = pytest.mark.skipif(not sstext.available(), reason='needs the ss command')
 
 # What /proc cannot give, from the kernel's /proc formats (tcp: only LISTEN sockets lose send_q, the backlog).
+# An inet socket's mark, cgroup and port lock are in no /proc/net file.
+KERNEL_ONLY = {'mark', 'cgroup_id', 'port_locked'}
 LOST = {
-    'tcp': {'interface', 'v6only', 'send_q'}, 'udp': {'interface', 'v6only'}, 'raw': {'interface', 'v6only'},
+    'tcp': {'interface', 'v6only', 'send_q'} | KERNEL_ONLY, 'udp': {'interface', 'v6only'} | KERNEL_ONLY,
+    'raw': {'interface', 'v6only'} | KERNEL_ONLY,
     'unix': {'peer_address', 'peer_port', 'recv_q', 'send_q', 'uid', 'user'}, 'packet': set(),
     'netlink': {'peer_address', 'peer_port'},
 }
@@ -91,7 +94,8 @@ def test_lost_reason_is_one_sentence_per_table():
     assert _procnet.lost_reason('packet') is None
     assert _procnet.lost_reason('netlink') == ('table netlink read from /proc: peer_address, peer_port are null, '
                                                'because /proc does not show the peer')
-    assert _procnet.lost_reason('tcp').startswith('table tcp read from /proc: interface, v6only, send_q are null, because ')
+    assert _procnet.lost_reason('tcp').startswith('table tcp read from /proc: interface, v6only, send_q, mark, cgroup_id, '
+                                                'port_locked are null, because ')
 
 
 def test_inet_records_have_the_netlink_readers_keys_in_order():
@@ -151,7 +155,8 @@ def inet(netid, state, local, lport, peer, pport, inode, recv_q=0, send_q=0, uid
         'netid': netid, 'state': state, 'family': family or ('inet6' if ':' in local else 'inet'),
         'local_address': local, 'local_port': lport, 'peer_address': peer, 'peer_port': pport,
         'interface': None, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode, 'uid': uid,
-        'user': user(uid), 'processes': [], 'netns': None, '_ifindex': None, '_mark': None, '_cgroup_id': None,
+        'user': user(uid), 'processes': [], 'netns': None, '_ifindex': None, 'mark': None, 'cgroup_id': None,
+        'port_locked': None,
     }
 
 
@@ -160,6 +165,7 @@ def unix(netid, state, name, inode):
         'netid': netid, 'state': state, 'family': 'unix', 'local_address': name, 'local_port': None,
         'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None, 'recv_q': None, 'send_q': None,
         'inode': inode, 'uid': None, 'user': None, 'processes': [], 'netns': None, '_ifindex': 0,
+        'mark': None, 'cgroup_id': None, 'port_locked': None,
     }
 
 
@@ -168,6 +174,7 @@ def packet(netid, protocol, ifindex, interface, inode, recv_q=0, uid=0):
         'netid': netid, 'state': 'UNCONN', 'family': 'link', 'local_address': protocol, 'local_port': ifindex,
         'peer_address': '', 'peer_port': 0, 'interface': interface, 'v6only': None, 'recv_q': recv_q, 'send_q': 0,
         'inode': inode, 'uid': uid, 'user': user(uid), 'processes': [], 'netns': None, '_ifindex': ifindex,
+        'mark': None, 'cgroup_id': None, 'port_locked': None,
     }
 
 
@@ -176,6 +183,7 @@ def netlink(protocol, portid, inode, recv_q=0, send_q=0):
         'netid': 'nl', 'state': 'UNCONN', 'family': 'netlink', 'local_address': protocol, 'local_port': portid,
         'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None, 'recv_q': recv_q,
         'send_q': send_q, 'inode': inode, 'uid': None, 'user': None, 'processes': [], 'netns': None, '_ifindex': 0,
+        'mark': None, 'cgroup_id': None, 'port_locked': None,
     }
 
 

@@ -19,6 +19,8 @@ import tempfile
 
 import pytest
 
+from unit.plugins.module_utils.test__procnet import LOST     # what /proc cannot give
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, 'fixtures', 'procnet')
 
@@ -36,12 +38,6 @@ LIVE_FILTERS = [text for text in filters.FILTERS + filters.FAMILY_RULE if text n
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(netns.why_unavailable() is not None, reason=netns.why_unavailable() or '')]
 
-# What /proc cannot give (test__procnet.py holds this equal to _procnet.LOST_FIELDS).
-LOST = {
-    'tcp': {'interface', 'v6only', 'send_q'}, 'udp': {'interface', 'v6only'}, 'raw': {'interface', 'v6only'},
-    'unix': {'peer_address', 'peer_port', 'recv_q', 'send_q', 'uid', 'user'}, 'packet': set(),
-    'netlink': {'peer_address', 'peer_port'},
-}
 
 
 @pytest.fixture(scope='module')

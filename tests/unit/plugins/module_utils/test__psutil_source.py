@@ -121,9 +121,9 @@ def test_every_record_has_every_field_and_psutil_leaves_the_rest_null():
     records, lost, _problems = _psutil_source.gather_psutil(ALL_TABLES, psutil_module=FakePsutil())
     for record in records:
         assert tuple(record) == _records.FIELDS
-        for field in ('recv_q', 'send_q', 'inode', 'uid', 'user', 'v6only', 'netns'):
+        for field in ('recv_q', 'send_q', 'inode', 'uid', 'user', 'v6only', 'netns', 'mark', 'cgroup_id', 'port_locked'):
             assert record[field] is None
-    assert lost == ['state', 'interface', 'v6only', 'recv_q', 'send_q', 'inode', 'uid', 'user']
+    assert lost == ['state', 'interface', 'v6only', 'recv_q', 'send_q', 'inode', 'uid', 'user', 'mark', 'cgroup_id', 'port_locked']
 
 
 def test_the_records_are_in_a_stable_order():

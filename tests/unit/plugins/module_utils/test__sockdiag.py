@@ -21,7 +21,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS, inet_address_text
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
-PRIVATE_KEYS = ('_ifindex', '_mark', '_cgroup_id')
+PRIVATE_KEYS = ('_ifindex',)
 
 with open(os.path.join(FIXTURES, 'sockdiag_expected.json')) as _handle:
     EXPECTED = json.load(_handle)
@@ -126,9 +126,9 @@ def test_attributes_v6only_mark_cgroup_and_flag_bits():
     attrs = rtattr(8, b'\0') + rtattr(11, b"\1") + rtattr(15 | 0x4000, b"\0\0\0\7") + rtattr(15, struct.pack('=I', 42))
     attrs += rtattr(21, struct.pack('=Q', 1 << 40)) + rtattr(99, b'xyzzy')
     [record] = _sockdiag.parse_inet_messages(inet_msg(family=socket.AF_INET6, attrs=attrs), 6)
-    assert (record['v6only'], record['_mark'], record['_cgroup_id']) == (True, 42, 1 << 40)
+    assert (record['v6only'], record['mark'], record['cgroup_id']) == (True, 42, 1 << 40)
     [bare] = _sockdiag.parse_inet_messages(inet_msg(family=socket.AF_INET6), 6)
-    assert (bare['v6only'], bare['_mark'], bare['_cgroup_id']) == (None, None, None)
+    assert (bare['v6only'], bare['mark'], bare['cgroup_id']) == (None, None, None)
 
 
 @pytest.mark.parametrize('cache_size', [4096, 1, 0])
@@ -144,7 +144,7 @@ def test_repeated_and_differing_attributes_in_one_dump(monkeypatch, cache_size):
             attrs += rtattr(15, struct.pack('=I', mark))
         data += inet_msg(family=socket.AF_INET6, attrs=attrs)
     records = _sockdiag.parse_inet_messages(data, 6)
-    assert [(r['_mark'], r['v6only']) for r in records] == cases
+    assert [(r['mark'], r['v6only']) for r in records] == cases
 
 
 def test_v6only_is_none_for_inet_even_if_sent():
@@ -261,7 +261,7 @@ def test_round_trip_and_truncation(family, state, sport, dport, src, dst, queues
     assert ipaddress.ip_address(record['peer_address']).packed == dst
     assert '%' not in record['local_address'] and '[' not in record['peer_address']
     assert (record['local_port'], record['peer_port'], record['recv_q'], record['send_q'], record['inode'],
-            record['_mark']) == (sport, dport, queues[0], queues[1], inode, mark)
+            record['mark']) == (sport, dport, queues[0], queues[1], inode, mark)
     try:
         _sockdiag.parse_inet_messages(data[:len(data) - cut] if cut else data + bytes(cut % 16), 6)
     except ValueError:

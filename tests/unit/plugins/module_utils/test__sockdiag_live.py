@@ -98,7 +98,7 @@ def test_kernel_filter_bytecode(live):
               and r['local_port'] == 20001]
     assert sorted(identity(r) for r in sport) == sorted(identity(r) for r in wanted) and sport
     [marked] = live['root']['mark_42']['records']
-    assert (marked['local_port'], marked['_mark'], marked['interface']) == (20007, 42, 'lo')
+    assert (marked['local_port'], marked['mark'], marked['interface']) == (20007, 42, 'lo')
 
 
 def test_unprivileged_user_still_lists_the_sockets_but_not_their_owners(live):
@@ -111,6 +111,6 @@ def test_unprivileged_user_still_lists_the_sockets_but_not_their_owners(live):
     assert nobody['owners'] == {}
     assert any(p.startswith('not root:') and 'could not be read' in p for p in nobody['problems'])
     # Without CAP_NET_ADMIN the kernel sends no mark, and refuses a mark condition.
-    assert set(r['_mark'] for r in nobody['records']) == {None}
+    assert set(r['mark'] for r in nobody['records']) == {None}
     assert nobody['mark_42']['errno'] == 1 and 'tcp/inet' in nobody['mark_42']['message']
     assert len(nobody['sport_20001']['records']) == len(live['root']['sport_20001']['records'])

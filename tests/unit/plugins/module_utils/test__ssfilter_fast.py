@@ -53,8 +53,8 @@ def corpus(count=2500, seed=7):
                 local_address=rng.choice(pool), local_port=rng.choice(PORTS + [rng.randrange(65536), None]),
                 peer_address=rng.choice(pool), peer_port=rng.choice(PORTS + [rng.randrange(65536)]),
                 interface=rng.choice([None, None, 'lo', 'na-f-ifb0']))
-        record.update(_ifindex=rng.choice([0, 1]), _mark=rng.choice([0, 0x10, 0x1ff]), _cgroup_id=0,
-                      _port_locked=rng.choice([True, False]))
+        record.update(_ifindex=rng.choice([0, 1]), mark=rng.choice([0, 0x10, 0x1ff]), cgroup_id=0,
+                      port_locked=rng.choice([True, False]))
         out.append(record)
     return out
 
@@ -204,8 +204,8 @@ def test_ss_filter_is_compiled_once():
     ([TCP22, {'netid': 'udp', 'family': 'inet'}], '', ['tcp'], None),
     ([{'netid': 'tcp'}], 'state listening', None, 'sockets[0]: not a socket record: no "family", "state"'),
     ([dict(TCP22, local_port='22')], 'sport > 10', None, 'sockets[0]: "local_port" must be an integer or null, got a string'),
-    (RECORDS, 'fwmark 0x10', None, 'expression "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks (_mark), which '
-                                   'the socket records do not carry'),
+    ([dict((k, v) for k, v in TCP22.items() if k != 'mark')], 'fwmark 0x10', None,
+     'expression "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks (mark), which the socket records do not carry'),
 ])
 def test_ss_filter_errors(records, expression, tables, message):
     if message is None:
@@ -214,3 +214,37 @@ def test_ss_filter_errors(records, expression, tables, message):
     with pytest.raises(PolicyError) as caught:
         _ssfilter_fast.ss_filter(records, expression, tables)
     assert str(caught.value).startswith(message)
+
+
+# --- autobound: the port lock from the facts, the ephemeral range from socket_meta or the argument ---------------
+
+CLIENT = new_record(netid='tcp', state='ESTAB', family='inet', local_address='10.0.0.1', local_port=40000,
+                    peer_address='10.0.0.2', peer_port=443, port_locked=False)
+BOUND = new_record(netid='tcp', state='ESTAB', family='inet', local_address='10.0.0.1', local_port=40001,
+                   peer_address='10.0.0.2', peer_port=443, port_locked=True)
+
+
+@pytest.mark.parametrize('sockets, ephemeral_range, expected, negated', [
+    # ss shows `autobound` when the kernel (no lock) and userspace (in the range) both say so, and `not autobound`
+    # when both say it is not: a locked port inside the range is in neither answer.
+    ([CLIENT, BOUND], [32768, 60999], [CLIENT], []),
+    ([CLIENT, BOUND], '1024-4999', [], [BOUND]),
+    ({'sockets': [CLIENT, BOUND], 'socket_meta': {'ephemeral_range': [40000, 40000]}}, None, [CLIENT], [BOUND]),
+    ({'sockets': [CLIENT, BOUND], 'socket_meta': {'ephemeral_range': [1024, 4999]}}, None, [], [BOUND]),
+    ({'sockets': [CLIENT, BOUND], 'socket_meta': {'ephemeral_range': [1024, 4999]}}, [40000, 40001], [CLIENT], []),
+])
+def test_autobound_uses_the_lock_and_the_hosts_range(sockets, ephemeral_range, expected, negated):
+    assert _ssfilter_fast.ss_filter(sockets, 'autobound', ephemeral_range=ephemeral_range) == expected
+    assert _ssfilter_fast.ss_filter(sockets, 'not autobound', ephemeral_range=ephemeral_range) == negated
+
+
+@pytest.mark.parametrize('value, message', [
+    ([1, 2, 3], 'ephemeral_range: expected two ports [LOW, HIGH] or "LOW-HIGH", got a list'),
+    ('x', 'ephemeral_range: "x": expected a port number 1-65535 or a range LOW-HIGH'),
+    ([5000, 1000], 'ephemeral_range: expected 1 <= LOW <= HIGH <= 65535, got 5000-1000'),
+    ([0, 70000], 'ephemeral_range: expected 1 <= LOW <= HIGH <= 65535, got 0-70000'),
+])
+def test_bad_ephemeral_range_is_named(value, message):
+    with pytest.raises(PolicyError) as caught:
+        _ssfilter_fast.ss_filter([CLIENT], 'autobound', ephemeral_range=value)
+    assert str(caught.value) == message

@@ -50,8 +50,8 @@ def records(draw):
         family='inet' if kind == 'v4' else 'inet6', local_address=address(),
         local_port=draw(st.integers(0, 65535)), peer_address=address(), peer_port=draw(st.integers(0, 65535)),
         interface=DEVICES[ifindex])
-    record.update(_ifindex=ifindex, _mark=draw(st.integers(0, 0x3ff)), _cgroup_id=0,
-                  _port_locked=draw(st.booleans()))
+    record.update(_ifindex=ifindex, mark=draw(st.integers(0, 0x3ff)), cgroup_id=0,
+                  port_locked=draw(st.booleans()))
     return record
 
 
@@ -65,7 +65,7 @@ SAMPLE = [
     new_record(netid='u_str', state='LISTEN', family='unix', local_address='/run/x', inode=7),
 ]
 for _r in SAMPLE:
-    _r.update(_ifindex=0, _mark=0, _cgroup_id=0)
+    _r.update(_ifindex=0, mark=0, cgroup_id=0)
 
 
 # --- 1. any token soup: a FilterError or a filter, never another exception -------------------------------
@@ -171,13 +171,13 @@ def atoms(draw):
         network = ipaddress.ip_network(text)
         return _same('%s [%s]' % (side, text), lambda r: _in(r[addr_key], network))
     if kind == 'auto':
-        return ('autobound', lambda r: not r['_port_locked'],
+        return ('autobound', lambda r: not r['port_locked'],
                 lambda r: EPHEMERAL[0] <= r['local_port'] <= EPHEMERAL[1], False)
     if kind == 'mark':
         mark, mask = draw(st.integers(0, 0x3ff)), draw(st.sampled_from([0xffffffff, 0xff, 0x10, 0x300, 0]))
         mark &= mask
         text = 'fwmark %#x' % mark if mask == 0xffffffff else 'fwmark %#x/%#x' % (mark, mask)
-        return _same(text, lambda r: (r['_mark'] & mask) == mark)
+        return _same(text, lambda r: (r['mark'] & mask) == mark)
     index = draw(st.sampled_from(sorted(DEVICES)))
     name = DEVICES[index]
     word = draw(st.sampled_from(['', '=', '!=']))
