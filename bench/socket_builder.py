@@ -62,6 +62,26 @@ def plan_batches(listeners, pairs, udp, unix, per_holder):
     return batches
 
 
+def plan_spread(listeners, pairs, udp, unix, per_holder):
+    """As plan_batches, but every batch holds its share of each kind (TCP, UDP and unix sockets in the same holder
+    processes, as in a real server's processes), in as few batches as fit per_holder descriptors."""
+    kinds = (('listen', listeners, 1), ('pair', pairs, 2), ('udp', udp, 1), ('unix_pair', unix // 2, 2),
+             ('unix_listen', unix % 2, 1))
+    descriptors = sum(total * cost for kind, total, cost in kinds)
+    count = max(1, -(-descriptors // per_holder))
+    while True:
+        batches = [[] for number in range(count)]
+        for kind, total, cost in kinds:
+            for number in range(count):
+                first, last = total * number // count, total * (number + 1) // count
+                if last > first:
+                    batches[number].append((kind, last - first, first))
+        costs = dict((kind, cost) for kind, total, cost in kinds)
+        if all(sum(fit * costs[kind] for kind, fit, first in batch) <= per_holder for batch in batches):
+            return [batch for batch in batches if batch]
+        count += 1
+
+
 def split_tcp(tcp, listen_share):
     """(listeners, established pairs) that make exactly tcp TCP sockets, about listen_share of them listening."""
     listeners = min(tcp, int(round(tcp * listen_share)))

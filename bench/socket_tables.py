@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 
-from socket_builder import plan_batches, split_tcp
+from socket_builder import plan_batches, plan_spread, split_tcp
 
 PREFIX = 'na-bench-'
 NAME_RE = re.compile(r'na-bench-(\d+)-[0-9a-f]+')
@@ -105,14 +105,16 @@ class SocketTable(object):
 
     tcp: bulk TCP sockets, about listen_share of them listening and the rest in established pairs; udp: bound
     UDP sockets; unix: unix stream sockets (socketpairs); known_ports / known_pairs: the known sockets (see the
-    module docstring), not counted in tcp. jobs: builders working in parallel."""
+    module docstring), not counted in tcp. jobs: builders working in parallel. spread: every holder gets its share
+    of each kind (TCP, UDP and unix in the same processes) instead of one kind after the other."""
 
     def __init__(self, tcp=0, listen_share=0.1, udp=0, unix=0, known_ports=tuple(range(40000, 40005)), known_pairs=3,
-                 max_fds=MAX_FDS, jobs=None, python=None, timeout=600.0, log=None):
+                 max_fds=MAX_FDS, jobs=None, python=None, timeout=600.0, log=None, spread=False):
         if max_fds <= FD_MARGIN + 2:
             raise TableError('max_fds must be more than %d' % (FD_MARGIN + 2))
         self.listeners, self.pairs = split_tcp(tcp, listen_share)
         self.udp, self.unix = udp, unix
+        self.spread = spread
         self.known_ports, self.known_pairs = tuple(known_ports), known_pairs
         if known_pairs and not self.known_ports:
             raise TableError('known_pairs needs at least one known port')
@@ -169,7 +171,8 @@ class SocketTable(object):
     def _build(self):
         started = time.monotonic()
         _ip('-n', self.name, 'link', 'set', 'lo', 'up')
-        batches = plan_batches(self.listeners, self.pairs, self.udp, self.unix, self.max_fds - FD_MARGIN)
+        plan = plan_spread if self.spread else plan_batches
+        batches = plan(self.listeners, self.pairs, self.udp, self.unix, self.max_fds - FD_MARGIN)
         numbered = [[index, batch] for index, batch in enumerate(batches)]
         if self.known_sockets:
             if self.known_sockets > self.max_fds - FD_MARGIN:
@@ -254,6 +257,7 @@ def main(argv=None):
     parser.add_argument('--listen-share', type=float, default=0.1, help='share of them listening (default 0.1)')
     parser.add_argument('--udp', type=int, default=0, help='bound UDP sockets')
     parser.add_argument('--unix', type=int, default=0, help='unix stream sockets (socketpairs)')
+    parser.add_argument('--spread', action='store_true', help='TCP, UDP and unix sockets in the same holders')
     parser.add_argument('--known-pairs', type=int, default=3, help='connections to 127.9.9.9:40000 (default 3)')
     parser.add_argument('--max-fds', type=int, default=MAX_FDS, help='descriptors per holder (default %d)' % MAX_FDS)
     parser.add_argument('--jobs', type=int, default=None, help='builders in parallel (default: cores, at most 4)')
@@ -277,7 +281,8 @@ def main(argv=None):
     status = 0
     try:
         with SocketTable(tcp=options.tcp, listen_share=options.listen_share, udp=options.udp, unix=options.unix,
-                         known_pairs=options.known_pairs, max_fds=options.max_fds, jobs=options.jobs, log=log) as table:
+                         known_pairs=options.known_pairs, max_fds=options.max_fds, jobs=options.jobs, log=log,
+                         spread=options.spread) as table:
             print('namespace %s: %s' % (table.name, table.describe()), flush=True)
             if command:
                 status = subprocess.run(table.exec_argv(command), check=False).returncode
