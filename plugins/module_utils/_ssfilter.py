@@ -24,6 +24,15 @@ class FilterError(ValueError):
     """A filter that cannot be read or applied; the message names the token and its position."""
 
 
+# Longer than any program the kernel takes (64 KiB); in Python such a filter costs seconds per record.
+MAX_FILTER_LENGTH = 65536
+
+
+def shown(token, limit=80):
+    """A token (or a hint) as an error message quotes it: long ones cut short, so a message stays readable."""
+    return token if len(token) <= limit else '%s... (%d characters)' % (token[:limit - 20], len(token))
+
+
 # --- states -------------------------------------------------------------------------------------------
 
 def _bit(name):
@@ -146,9 +155,9 @@ def _fail(cursor, message, token=None, hint=None):
     if cursor.peek() is None and token is None:
         text = 'filter: %s at the end of the filter' % message
     else:
-        text = 'filter: %s at word %d: "%s"' % (message, cursor.word, cursor.peek() if token is None else token)
+        text = 'filter: %s at word %d: "%s"' % (message, cursor.word, shown(cursor.peek() if token is None else token))
     if hint:
-        text += ' (%s)' % hint
+        text += ' (%s)' % shown(hint, 400)
     raise FilterError(text)
 
 
@@ -404,9 +413,9 @@ def _hints(*hints):
 
 
 def _fail_at(word, message, token, hint=None):
-    text = 'filter: %s at word %d: "%s"' % (message, word, token)
+    text = 'filter: %s at word %d: "%s"' % (message, word, shown(token))
     if hint:
-        text += ' (%s)' % hint
+        text += ' (%s)' % shown(hint, 400)
     raise FilterError(text)
 
 
@@ -609,6 +618,10 @@ def parse(text, tables=('tcp', 'udp'), resolver=None, ephemeral_range=None):
         text = ' '.join(text)
     if not isinstance(text, str):
         raise FilterError('filter: expected a string, got %s' % type(text).__name__)
+    if len(text) > MAX_FILTER_LENGTH:
+        words = split_words(text[:MAX_FILTER_LENGTH]) or ['']
+        raise FilterError('filter: longer than %d characters (%d) at word %d: "%s"'
+                          % (MAX_FILTER_LENGTH, len(text), len(words), shown(words[-1])))
     tables = expand_tables(tables)
     parser = _Parser(text, tables, resolver)
     tree = parser.parse()

@@ -21,6 +21,8 @@ BC_S_EQ, BC_D_EQ, BC_CGROUP_COND = 11, 12, 13
 # A program accepts when the walk ends exactly at its end; `no` = bytes left + 4 is the reject jump.
 _OP = struct.Struct('=BBH')
 _HOSTCOND = struct.Struct('=BBxxi')
+# The longest program an INET_DIAG_REQ_BYTECODE attribute carries (its length is a u16, with a 4-byte header).
+MAX_PROGRAM = 0xffff - 4
 
 
 class NotCompilable(Exception):
@@ -31,41 +33,37 @@ def _op(code, yes, no):
     return _OP.pack(code, yes, no)
 
 
-def _ops(program):
-    """Offsets of the ops of a compiled program (each op's `yes` is its own size)."""
-    offset = 0
-    while offset < len(program):
-        yield offset
-        offset += program[offset + 1]
-
-
-def _patch_rejects(program, extra):
-    """Make the reject jumps of `program` land `extra` bytes further (for what is appended after it)."""
-    out = bytearray(program)
-    for offset in _ops(program):
-        code, yes, no = _OP.unpack_from(out, offset)
-        if no == len(program) - offset + 4:
-            _OP.pack_into(out, offset, code, yes, no + extra)
-    return bytes(out)
+def _settle(code, rejects, length):
+    """Write the reject jumps of the ops at `rejects`: 4 bytes past `length`, the end of the program they end."""
+    for offset in rejects:
+        struct.pack_into('=H', code, offset + 2, length - offset + 4)
 
 
 def _host(term):
+    """(program, offset of its reject op): one op per address alternative, joined by JMPs (an OR)."""
     code = BC_S_COND if term.side == 'src' else BC_D_COND
     alen = 16 if any(family == AF_INET6 for family, _bits, _addr in term.alternatives) else 4
     size = _OP.size + _HOSTCOND.size + alen
+    if len(term.alternatives) * (size + 4) > MAX_PROGRAM:
+        raise NotCompilable(term)
     pieces = []
     for family, bits, data in term.alternatives:
         raw = data.to_bytes(16, 'big')
         pieces.append(_op(code, size, size + 4) + _HOSTCOND.pack(family, bits, term.port) + raw[:alen])
-    # Alternatives are an OR: a JMP after each but the last skips to the end when one matched.
+    # Alternatives are an OR: a JMP after each but the last skips to the end when one matched; a failed
+    # alternative lands on the next one (size + 4), the last one's failure is the reject.
     program = pieces[-1]
     for piece in reversed(pieces[:-1]):
         program = piece + _op(BC_JMP, 4, len(program) + 4) + program
-    return program
+    return bytearray(program), [len(program) - size]
 
 
-def compile_tree(node):
-    """Bytes of the program for one tree node; raises NotCompilable."""
+def _compile(node):
+    """(program, offsets of the ops whose `no` is its reject jump, not written yet).
+
+    A reject lands 4 bytes past the end of the program, which is known only once the `or` or the `not` that ends
+    it is compiled (an `and` appends to the same program): writing each jump then, once, keeps the compiler linear
+    in the length of the filter."""
     kind = node[0] if isinstance(node, tuple) else None
     if kind in ('and', 'or'):
         # A left-deep run of and/or, compiled left to right without recursing down the run.
@@ -73,16 +71,26 @@ def compile_tree(node):
         while isinstance(node, tuple) and node[0] in ('and', 'or'):
             steps.append((node[0], node[2]))
             node = node[1]
-        program = compile_tree(node)
+        program, rejects = _compile(node)
         for op, right in reversed(steps):
-            second = compile_tree(right)
-            if op == 'and':
-                program = _patch_rejects(program, len(second)) + second
-            else:
-                program = program + _op(BC_JMP, 4, len(second) + 4) + second
-        return program
+            second, later = _compile(right)
+            if len(program) + 4 + len(second) > MAX_PROGRAM:
+                raise NotCompilable(node)       # too long for the kernel: it runs in userspace
+            if op == 'or':
+                # a1 failing lands on a2; a1 passing reaches the JMP, which skips a2
+                _settle(program, rejects, len(program))
+                rejects = []
+                program += _op(BC_JMP, 4, len(second) + 4)
+            rejects.extend(len(program) + offset for offset in later)
+            program += second
+        return program, rejects
     if kind == 'not':
-        return compile_tree(node[1]) + _op(BC_JMP, 4, 8)
+        # a1 passing reaches the JMP, which rejects; a1 failing lands exactly at the end, which accepts
+        program, rejects = _compile(node[1])
+        _settle(program, rejects, len(program))
+        reject = len(program)
+        program += _op(BC_JMP, 4, 8)
+        return program, [reject]
     if isinstance(node, HostCond):
         if not node.in_kernel:
             raise NotCompilable(node)
@@ -90,14 +98,21 @@ def compile_tree(node):
     if isinstance(node, PortCmp):
         code = {('src', 'ge'): BC_S_GE, ('src', 'le'): BC_S_LE,
                 ('dst', 'ge'): BC_D_GE, ('dst', 'le'): BC_D_LE}[(node.side, node.op)]
-        return _op(code, 8, 12) + _op(0, 0, node.port & 0xffff)
+        return bytearray(_op(code, 8, 12) + _op(0, 0, node.port & 0xffff)), [0]
     if isinstance(node, AutoBound):
-        return _op(BC_AUTO, 4, 8)
+        return bytearray(_op(BC_AUTO, 4, 8)), [0]
     if isinstance(node, MarkCond):
-        return _op(BC_MARK_COND, 12, 16) + struct.pack('=II', node.mark, node.mask)
+        return bytearray(_op(BC_MARK_COND, 12, 16) + struct.pack('=II', node.mark, node.mask)), [0]
     if isinstance(node, CgroupCond):
-        return _op(BC_CGROUP_COND, 12, 16) + struct.pack('=Q', node.cgroup_id & 0xffffffffffffffff)
+        return bytearray(_op(BC_CGROUP_COND, 12, 16) + struct.pack('=Q', node.cgroup_id & 0xffffffffffffffff)), [0]
     raise NotCompilable(node)
+
+
+def compile_tree(node):
+    """Bytes of the program for one tree node; raises NotCompilable (also for a program too long to send)."""
+    program, rejects = _compile(node)
+    _settle(program, rejects, len(program))
+    return bytes(program)
 
 
 def compile_program(tree):
@@ -108,7 +123,7 @@ def compile_program(tree):
         program = compile_tree(tree)
     except NotCompilable:
         return None
-    if len(program) > 0xffff - 4:
+    if len(program) > MAX_PROGRAM:
         return None
     return program
 

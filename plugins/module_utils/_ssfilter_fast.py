@@ -238,12 +238,12 @@ def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
     try:
         fast = compile_filter(expression, tables, port_range)
     except _ssfilter.FilterError as exc:
-        where = 'tables' if str(exc).startswith('filter: unknown socket table') else 'expression "%s"' % expression
+        where = 'tables' if str(exc).startswith('filter: unknown socket table') else 'expression "%s"' % _ssfilter.shown(expression)
         raise PolicyError('%s: %s' % (where, strip_filter_prefix(str(exc))))
     try:
         return fast.select(records)
     except _ssfilter.FilterError as exc:
-        raise PolicyError('expression "%s": %s' % (expression, strip_filter_prefix(str(exc))))
+        raise PolicyError('expression "%s": %s' % (_ssfilter.shown(expression), strip_filter_prefix(str(exc))))
     except (KeyError, TypeError, AttributeError, ValueError):
         keys = ['family', 'netid'] + (['state'] if fast.flt.has_state_clause else [])
         keys += ['local_address', 'local_port', 'peer_address', 'peer_port'] if fast.flt.tree is not None else []

@@ -54,6 +54,10 @@ class RecordProblem(Exception):
 # --- numbers, the way ss's C helpers read them -------------------------------------------------------
 
 _SPACE = ' \t\n\v\f\r'
+# More significant digits than this is past every range a C long holds (strtol saturates there), and int() refuses
+# more than 4300 decimal digits: such a number is read as one that no range check lets through.
+_MAX_DIGITS = 64
+_HUGE = 1 << 256
 
 
 def c_integer(text, low, high):
@@ -85,14 +89,20 @@ def c_integer_prefix(text):
         i += 1
     if i == start:
         return None, text
-    return sign * int(text[start:i], base), text[i:]
+    number = text[start:i].lstrip('0') or '0'
+    if len(number) > _MAX_DIGITS:
+        return sign * _HUGE, text[i:]
+    return sign * int(number, base), text[i:]
 
 
 def c_unsigned_prefix(text):
-    """strtoul's reading: a negative number wraps around (so it is huge)."""
+    """strtoul's reading: a negative number wraps around (so it is huge); past 64 bits it saturates at ULONG_MAX."""
     value, rest = c_integer_prefix(text)
-    if value is not None and value < 0:
-        value = (1 << 64) + value
+    if value is not None:
+        if not -(1 << 64) < value < (1 << 64):
+            value = (1 << 64) - 1
+        elif value < 0:
+            value = (1 << 64) + value
     return value, rest
 
 
@@ -202,17 +212,36 @@ def resolve_alternatives(text, fam, resolver):
 
 # --- unix globs (fnmatch(3) with FNM_CASEFOLD, no FNM_PATHNAME) -----------------------------------
 
+# A unix socket name is at most 108 bytes (sun_path): a glob that needs more characters matches nothing.
+_LONGEST_UNIX_NAME = 108
+
+
+def _without_reversed_ranges(body):
+    """A bracket expression's body without its reversed ranges ([z-a]): fnmatch(3) ignores them, re refuses them."""
+    kept, i = [], 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == '-':
+            if body[i] <= body[i + 2]:
+                kept.append(body[i:i + 3])
+            i += 3
+        else:
+            kept.append(body[i])
+            i += 1
+    return ''.join(kept)
+
+
 def glob_regex(pattern):
-    out, i, n = [], 0, len(pattern)
+    pieces, i, n = [], 0, len(pattern)      # the regex of each item of the pattern; None for a star
     while i < n:
         c = pattern[i]
         i += 1
         if c == '*':
-            out.append('.*')
+            if not pieces or pieces[-1] is not None:
+                pieces.append(None)
         elif c == '?':
-            out.append('.')
+            pieces.append('.')
         elif c == '\\' and i < n:
-            out.append(re.escape(pattern[i]))
+            pieces.append(re.escape(pattern[i]))
             i += 1
         elif c == '[':
             j = i
@@ -223,17 +252,40 @@ def glob_regex(pattern):
             while j < n and pattern[j] != ']':
                 j += 1
             if j >= n:
-                out.append('\\[')
+                pieces.append('\\[')
                 continue
             body = pattern[i:j]
             i = j + 1
             negate = body[:1] in ('!', '^')
             if negate:
                 body = body[1:]
+            body = _without_reversed_ranges(body)
+            if not body:
+                pieces.append('.' if negate else '(?!)')
+                continue
             body = body.replace('\\', '\\\\').replace('^', '\\^').replace('[', '\\[')
-            out.append('[%s%s]' % ('^' if negate else '', body))
+            pieces.append('[%s%s]' % ('^' if negate else '', body))
         else:
-            out.append(re.escape(c))
+            pieces.append(re.escape(c))
+    if sum(1 for piece in pieces if piece is not None) > _LONGEST_UNIX_NAME:
+        return re.compile('(?!)')
+    # Each star and the items up to the next star are one atomic group, (?=(.*?ITEMS))(?P=g): the shortest match is
+    # kept and never retried, which is enough for a glob and cannot backtrack exponentially (fnmatch does the same).
+    out, group, k = [], 0, 0
+    while k < len(pieces) and pieces[k] is not None:
+        out.append(pieces[k])
+        k += 1
+    while k < len(pieces):
+        k += 1
+        run = []
+        while k < len(pieces) and pieces[k] is not None:
+            run.append(pieces[k])
+            k += 1
+        if k == len(pieces):
+            out.append('.*' + ''.join(run))
+        else:
+            group += 1
+            out.append('(?=(?P<g%d>.*?%s))(?P=g%d)' % (group, ''.join(run), group))
     return re.compile('(?s:%s)\\Z' % ''.join(out), re.IGNORECASE)
 
 
@@ -621,5 +673,5 @@ def parse_cgroup(text):
     path = os.path.join(mount, text.lstrip('/'))
     try:
         return os.stat(path).st_ino
-    except OSError as exc:
-        raise ValueProblem('no such cgroup (%s)' % (exc.strerror or exc))
+    except (OSError, ValueError) as exc:     # ValueError: a NUL byte, or a lone surrogate the file system cannot take
+        raise ValueProblem('no such cgroup (%s)' % (getattr(exc, 'strerror', None) or exc))

@@ -49,8 +49,8 @@ options:
         V(unix_seqpacket) (V(u_seq)); V(packet_raw) (V(p_raw)), V(packet_dgram) (V(p_dgr)); V(netlink);
         V(vsock_stream) (V(v_str)), V(vsock_dgram) (V(v_dgr)).
       - Groups. V(inet) means every inet table, V(unix), V(packet) and V(vsock) mean their types, and V(all) means every table.
-      - A table the kernel cannot dump is never an error. Reached through a group, it is listed in
-        RV(ansible_facts.socket_meta.incomplete_reasons). Named explicitly, it is listed in
+      - A table the kernel cannot dump is never an error. It makes the facts incomplete, with a reason in
+        RV(ansible_facts.socket_meta.incomplete_reasons); named explicitly, it is also listed in
         RV(ansible_facts.socket_meta.unsupported_tables).
       - As with C(ss), packet and netlink sockets are listed only when the states include V(UNCONN).
     type: list
@@ -102,6 +102,13 @@ options:
       - Also return RV(ansible_facts.socket_summary), the figures of C(ss -s).
     type: bool
     default: true
+  compact_transfer:
+    description:
+      - Internal, set by the collection's action plugin for this module; do not set it in tasks.
+      - Returns the socket records as one JSON text, which the action plugin turns back into RV(ansible_facts.sockets)
+        on the controller. This skips ansible-core's per-value work on large results (seconds at 100k sockets).
+    type: bool
+    default: false
 notes:
   - Linux with netlink sock_diag (C(inet_diag), C(tcp_diag), C(udp_diag) and the like) gives every field; other
     systems are read through psutil, which gives fewer fields.
@@ -331,6 +338,8 @@ ansible_facts:
           sample: 3.2
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
@@ -349,6 +358,7 @@ def main():
             backend=dict(type='str', default='auto', choices=['auto', 'netlink', 'proc', 'psutil']),
             proc_root=dict(type='path', default='/proc'),
             summary=dict(type='bool', default=True),
+            compact_transfer=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -373,6 +383,11 @@ def main():
         if not _psutil_source.HAS_PSUTIL:
             module.fail_json(msg=missing_required_lib('psutil'), exception=_psutil_source.PSUTIL_IMPORT_ERROR)
         module.fail_json(msg='psutil could not list the sockets: %s' % exc)
+    if params['compact_transfer']:
+        # One JSON text instead of a list of records: see plugins/action/socket_facts.py.
+        packed = json.dumps(facts['sockets'], separators=(',', ':'))
+        facts['sockets'] = []
+        module.exit_json(changed=False, ansible_facts=facts, packed_sockets=packed)
     module.exit_json(changed=False, ansible_facts=facts)
 
 

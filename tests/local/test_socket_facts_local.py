@@ -169,3 +169,28 @@ def test_netns_option_labels_records(tmp_path):
             holder.wait()
     finally:
         subprocess.run(['ip', 'netns', 'delete', name], check=False)
+
+
+def test_action_plugin_returns_the_records_the_module_returns_on_its_own(listener):
+    """The action plugin has the module send its records as one JSON text (compact_transfer) and expands them; an
+    async task calls the module directly (the ordinary return path). Both give the same record for this listener."""
+    port, inode, _fd = listener
+    direct, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'listening=true summary=false',
+                             extra=['-c', 'local', '-v'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = direct['localhost']
+    assert 'packed_sockets' not in result
+    assert 'compact_transfer' not in result.get('invocation', {}).get('module_args', {})
+    waited, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'listening=true summary=false',
+                             extra=['-c', 'local', '-B', '60', '-P', '1'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ours = find(result['ansible_facts']['sockets'], port, inode)
+    plain = find(waited['localhost']['ansible_facts']['sockets'], port, inode)
+    assert len(ours) == 1 and ours == plain
+    assert set(ours[0]) == set(plain[0]) and 'port_locked' in ours[0]
+
+
+def test_compact_transfer_is_refused_in_tasks():
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'compact_transfer=true', extra=['-c', 'local'])
+    assert proc.returncode != 0
+    assert 'compact_transfer: an internal option of netaudit.sockets.socket_facts' in results['localhost']['msg']

@@ -139,7 +139,8 @@ def test_table_missing_when_named_is_unsupported(monkeypatch, listener):
     assert [r['inode'] for r in facts['sockets']] == [inode]
     meta = facts['socket_meta']
     assert meta['unsupported_tables'] == ['sctp']
-    assert not [reason for reason in meta['incomplete_reasons'] if 'sctp' in reason]
+    assert meta['complete'] is False
+    assert [reason for reason in meta['incomplete_reasons'] if reason.startswith('table sctp could not be read')]
 
 
 def test_table_missing_falls_back_to_proc_like_ss(monkeypatch):
