@@ -268,8 +268,8 @@ def test_gather_as_nobody_while_root_holds_sockets():
     by_inode = dict((r['inode'], r) for r in answer['facts']['sockets'])
     assert root_inode in by_inode, 'root\'s listener is not listed'
     assert by_inode[root_inode]['processes'] == []
-    assert by_inode[answer['inode']]['processes'] == [{'name': by_inode[answer['inode']]['processes'][0]['name'],
-                                                        'pid': answer['pid'], 'fd': answer['fd']}]
+    mine = by_inode[answer['inode']]['processes']
+    assert mine == [{'name': mine[0]['name'], 'pid': answer['pid'], 'fd': answer['fd']}]
     meta = answer['facts']['socket_meta']
     assert meta['complete'] is False
     assert any('not root' in reason or 'permission denied' in reason for reason in meta['incomplete_reasons']), meta['incomplete_reasons']

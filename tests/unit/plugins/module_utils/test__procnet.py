@@ -94,8 +94,8 @@ def test_lost_reason_is_one_sentence_per_table():
     assert _procnet.lost_reason('packet') is None
     assert _procnet.lost_reason('netlink') == ('table netlink read from /proc: peer_address, peer_port are null, '
                                                'because /proc does not show the peer')
-    assert _procnet.lost_reason('tcp').startswith('table tcp read from /proc: interface, v6only, send_q, mark, cgroup_id, '
-                                                'port_locked are null, because ')
+    assert _procnet.lost_reason('tcp').startswith(
+        'table tcp read from /proc: interface, v6only, send_q, mark, cgroup_id, port_locked are null, because ')
 
 
 def test_inet_records_have_the_netlink_readers_keys_in_order():

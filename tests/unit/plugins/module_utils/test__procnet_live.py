@@ -39,7 +39,6 @@ pytestmark = [pytest.mark.root,
               pytest.mark.skipif(netns.why_unavailable() is not None, reason=netns.why_unavailable() or '')]
 
 
-
 @pytest.fixture(scope='module')
 def live():
     with tempfile.NamedTemporaryFile('w', suffix='.json', prefix='na-pn-filters-', delete=False) as handle:
