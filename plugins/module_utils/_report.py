@@ -192,7 +192,7 @@ def verdict_line(host):
     listening = '%d listening socket%s' % (counts.get('listening', 0), '' if counts.get('listening') == 1 else 's')
     rules = counts.get('rules', 0)
     if verdict['compliant']:
-        text = '%s: compliant: %d rule%s hold, %s' % (host.name, rules, '' if rules == 1 else 's', listening)
+        text = '%s: compliant: %d %s, %s' % (host.name, rules, 'rule holds' if rules == 1 else 'rules hold', listening)
     else:
         parts = ['%d %s' % (counts.get(key, 0), label) for key, label in
                  (('missing', 'missing'), ('forbidden', 'forbidden'), ('unexpected', 'unexpected')) if counts.get(key)]

@@ -151,7 +151,7 @@ def test_role_against_localhost_writes_every_report(tmp_path, listener):
         '-c', 'local', '-e', 'audit_policy_file=%s' % policy, '-e', 'port_audit_report_dir=%s' % reports,
         '-e', json.dumps({'port_audit_report_formats': ['json', 'markdown', 'junit', 'html', 'text']})])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert '"msg": "localhost: compliant: 2 rules hold' in proc.stdout
+    assert '"localhost: compliant: 2 rules hold' in proc.stdout
     assert sorted(os.listdir(reports)) == ['port-audit.html', 'port-audit.json', 'port-audit.junit.xml', 'port-audit.md',
                                            'port-audit.txt']
     with open(reports / 'port-audit.json') as handle:
@@ -204,6 +204,8 @@ def test_audit_report_examples_run(tmp_path):
 @pytest.mark.parametrize('kind, name, words', [
     ('filter', 'netaudit.sockets.audit_report', ['OPTIONS', 'EXAMPLES', 'RETURN VALUES', 'format', 'title']),
     ('role', 'netaudit.sockets.port_audit', ['port_audit_expected', 'port_audit_report_formats', 'port_audit_expected__']),
+    ('module', 'netaudit.sockets.port_verdict', ['OPTIONS', 'EXAMPLES', 'RETURN VALUES', 'policy', 'exceptions', 'gather']),
+    ('module', 'netaudit.sockets.port_reports', ['OPTIONS', 'EXAMPLES', 'RETURN VALUES', 'verdicts', 'formats', 'dest']),
 ])
 def test_ansible_doc_renders(kind, name, words):
     proc = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'ansible-doc'), '-t', kind, name], env=ansible_env(),

@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runs netaudit.sockets.socket_facts from an action plugin, and brings its socket records back fast.
+
+A module's result travels through AnsibleModule.exit_json, which visits every value of it twice in Python (no_log
+redaction and the type checks of ansible-core's data tagging) and encodes it with a Python-level JSON encoder; the
+controller's worker then decodes it with a tagging decoder. For 100k records (2 million values) that costs seconds.
+So the actions ask the module (option compact_transfer) to return the records as one JSON text, which each of
+those steps handles as a single value, and decode it here with the standard library's C decoder. What the task
+returns, and what playbooks and callbacks see, is the same list of records the module returns on its own.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible.errors import AnsibleActionFail
+
+MODULE = 'netaudit.sockets.socket_facts'
+PACKED_KEY = 'packed_sockets'
+OPTION = 'compact_transfer'
+
+
+def run_socket_facts(action, module_args, task_vars, wrap_async=False):
+    """The result of socket_facts run with `module_args` by `action` (an ActionBase), records decoded.
+
+    With wrap_async (an async task on a connection without native async) the module returns its records the
+    ordinary way; otherwise it packs them. Raises AnsibleActionFail when a task sets the internal option."""
+    module_args = dict(module_args)
+    if OPTION in module_args:
+        raise AnsibleActionFail('%s: an internal option of %s; remove it from the task' % (OPTION, MODULE))
+    compact = not wrap_async
+    if compact:
+        module_args[OPTION] = True
+    module_result = action._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars,
+                                           wrap_async=wrap_async)
+    packed = module_result.pop(PACKED_KEY, None)
+    if packed is not None:
+        facts = module_result.get('ansible_facts')
+        if not isinstance(facts, dict) or not isinstance(packed, str):
+            raise AnsibleActionFail('%s returned packed records without ansible_facts' % MODULE)
+        try:
+            facts['sockets'] = json.loads(packed)
+        except ValueError as exc:
+            raise AnsibleActionFail('%s returned packed records that are not JSON: %s' % (MODULE, exc)) from exc
+    invocation = module_result.get('invocation')
+    if compact and isinstance(invocation, dict) and isinstance(invocation.get('module_args'), dict):
+        invocation['module_args'].pop(OPTION, None)
+    return module_result
