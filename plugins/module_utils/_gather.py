@@ -76,18 +76,8 @@ def _read(plan):
     result = outcome.as_dict()
     result['backend'] = backend
     result['summary'] = _summary.read_summary(plan['proc_root']) if plan['summary'] and backend != 'psutil' else None
-    result['ephemeral_range'] = read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
+    result['ephemeral_range'] = _ssfilter.read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
     return result
-
-
-def read_ephemeral_range(proc_root='/proc'):
-    """[low, high] of the namespace's net.ipv4.ip_local_port_range (ss's `autobound` needs it), or None."""
-    try:
-        with open(proc_root.rstrip('/') + '/sys/net/ipv4/ip_local_port_range', encoding='ascii') as handle:
-            low, high = handle.read().split()[:2]
-        return [int(low), int(high)]
-    except (OSError, ValueError):
-        return None
 
 
 def _netns_module():

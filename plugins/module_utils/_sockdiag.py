@@ -260,6 +260,38 @@ def control_message(view, offset, msg_type, msg_len):
     return False
 
 
+class DiagMessages(object):
+    """The netlink message walk of the parsers off the hot path (_InetParser.feed keeps its own, inlined).
+
+    Iterating yields (offset, msg_len, end) for each SOCK_DIAG_BY_FAMILY message in data[:length] whose sequence
+    number is seq (any, when seq is None); control messages of that seq go to control_message, and `done` turns
+    True once NLMSG_DONE is seen. A message that claims more bytes than remain raises ValueError. `view` is
+    data as a memoryview, for the caller to read the messages from.
+    """
+
+    def __init__(self, data, length, seq):
+        self.view = data if isinstance(data, memoryview) else memoryview(data)
+        self.length = len(self.view) if length is None else length
+        self.seq = seq
+        self.done = False
+
+    def __iter__(self):
+        view, length, seq, unpack_header = self.view, self.length, self.seq, _NLMSGHDR.unpack_from
+        offset = 0
+        while offset + 16 <= length:
+            msg_len, msg_type, _flags, msg_seq, _pid = unpack_header(view, offset)
+            end = offset + msg_len
+            if msg_len < 16 or end > length:
+                raise ValueError('malformed netlink reply: the message at byte %d claims %d bytes, %d remain'
+                                 % (offset, msg_len, length - offset))
+            if seq is None or msg_seq == seq:
+                if msg_type == SOCK_DIAG_BY_FAMILY:
+                    yield offset, msg_len, end
+                else:
+                    self.done = control_message(view, offset, msg_type, msg_len) or self.done
+            offset = (end + 3) & ~3
+
+
 def parse_inet_messages(data, protocol, interface_name=None, user_name=None):
     """Records from the bytes of one or more netlink messages (a captured sock_diag reply).
 
@@ -325,34 +357,20 @@ class _LockParser(object):
         self.flows = set()
 
     def feed(self, data, length=None):
-        view = data if isinstance(data, memoryview) else memoryview(data)
-        if length is None:
-            length = len(view)
-        unpack_msg, unpack_header, seq = _LOCK_MSG.unpack_from, _NLMSGHDR.unpack_from, self.seq
+        """Read data[:length]; return True once NLMSG_DONE is seen. NLMSG_ERROR raises SockDiagError."""
+        messages = DiagMessages(data, length, self.seq)
+        view, unpack_msg, msg_size = messages.view, _LOCK_MSG.unpack_from, _LOCK_MSG.size
         add_inode, add_flow = self.inodes.add, self.flows.add
-        msg_size = _LOCK_MSG.size
-        done = False
-        offset = 0
-        while offset + 16 <= length:
-            msg_len, msg_type, _flags, msg_seq, _pid = unpack_header(view, offset)
-            end = offset + msg_len
-            if msg_len < 16 or end > length:
-                raise ValueError('malformed netlink reply: the message at byte %d claims %d bytes, %d remain'
-                                 % (offset, msg_len, length - offset))
-            if msg_seq == seq:
-                if msg_type == SOCK_DIAG_BY_FAMILY:
-                    if msg_len < msg_size:
-                        raise ValueError('malformed netlink reply: inet_diag message at byte %d has %d bytes'
-                                         % (offset, msg_len))
-                    sport, dport, src, dst, inode = unpack_msg(view, offset)[3:]
-                    if inode:
-                        add_inode(inode)
-                    else:
-                        add_flow((src, sport, dst, dport))
-                else:
-                    done = control_message(view, offset, msg_type, msg_len) or done
-            offset = (end + 3) & ~3
-        return done
+        for offset, msg_len, _end in messages:
+            if msg_len < msg_size:
+                raise ValueError('malformed netlink reply: inet_diag message at byte %d has %d bytes'
+                                 % (offset, msg_len))
+            sport, dport, src, dst, inode = unpack_msg(view, offset)[3:]
+            if inode:
+                add_inode(inode)
+            else:
+                add_flow((src, sport, dst, dport))
+        return messages.done
 
 
 def unlocked_sockets(protocol, family, states, bytecode=None):

@@ -40,10 +40,9 @@ import struct
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import no_cycle_collection, state_name, user_namer
 from ansible_collections.netaudit.sockets.plugins.module_utils._sockdiag import (
     _SEQ,
-    SOCK_DIAG_BY_FAMILY,
+    DiagMessages,
     SockDiagError,
     _interface_namer,
-    control_message,
     diag_request,
     explain_error,
     run_dump,
@@ -73,7 +72,6 @@ TABLES = {AF_UNIX: 'unix', AF_PACKET: 'packet', AF_NETLINK: 'netlink', AF_VSOCK:
 UNIX_NETIDS = {SOCK_STREAM: 'u_str', SOCK_SEQPACKET: 'u_seq'}           # any other type prints as u_dgr
 VSOCK_NETIDS = {SOCK_STREAM: 'v_str', SOCK_DGRAM: 'v_dgr'}              # any other type prints as ???
 
-_HEADER = struct.Struct('=IHHII')
 _RTATTR = struct.Struct('=HH')
 _U32 = struct.Struct('=I')
 _I32 = struct.Struct('=i')
@@ -173,33 +171,19 @@ class _Parser(object):
 
     def feed(self, data, length=None):
         """Parse data[:length]; return True once NLMSG_DONE is seen. NLMSG_ERROR raises SockDiagError."""
-        view = data if isinstance(data, memoryview) else memoryview(data)
-        if length is None:
-            length = len(view)
-        unpack_header, msg, seq, build = _HEADER.unpack_from, _MESSAGES[self.family], self.seq, self.build
+        messages = DiagMessages(data, length, self.seq)
+        view, msg, build = messages.view, _MESSAGES[self.family], self.build
         msg_size = msg.size
-        done = False
-        offset = 0
-        while offset + 16 <= length:
-            msg_len, msg_type, _flags, msg_seq, _pid = unpack_header(view, offset)
-            end = offset + msg_len
-            if msg_len < 16 or end > length:
-                raise ValueError('malformed netlink reply: the message at byte %d claims %d bytes, %d remain'
-                                 % (offset, msg_len, length - offset))
-            if seq is None or msg_seq == seq:
-                if msg_type == SOCK_DIAG_BY_FAMILY:
-                    if msg_len < msg_size:
-                        raise ValueError('malformed netlink reply: %s_diag message at byte %d has %d bytes, expected '
-                                         'at least %d' % (TABLES[self.family], offset, msg_len, msg_size))
-                    fields = msg.unpack_from(view, offset)
-                    if fields[3] != self.family:
-                        raise ValueError('malformed netlink reply: message at byte %d has family %d, expected %d'
-                                         % (offset, fields[3], self.family))
-                    build(view, fields, offset + msg_size, end)
-                else:
-                    done = control_message(view, offset, msg_type, msg_len) or done
-            offset = (end + 3) & ~3
-        return done
+        for offset, msg_len, end in messages:
+            if msg_len < msg_size:
+                raise ValueError('malformed netlink reply: %s_diag message at byte %d has %d bytes, expected '
+                                 'at least %d' % (TABLES[self.family], offset, msg_len, msg_size))
+            fields = msg.unpack_from(view, offset)
+            if fields[3] != self.family:
+                raise ValueError('malformed netlink reply: message at byte %d has family %d, expected %d'
+                                 % (offset, fields[3], self.family))
+            build(view, fields, offset + msg_size, end)
+        return messages.done
 
     def _record(self, netid, state, family, local, local_port, peer, peer_port, recv_q, send_q, inode, uid,
                 interface=None, ifindex=0):

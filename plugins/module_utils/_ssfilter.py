@@ -500,16 +500,21 @@ def _build(node, which):
     return run
 
 
-def read_ephemeral_range():
-    """ip_local_port_range as ss reads it (PROC_IP_LOCAL_PORT_RANGE or /proc), else ss's 1024-4999."""
-    path = os.environ.get('PROC_IP_LOCAL_PORT_RANGE') or os.path.join(
-        os.environ.get('PROC_ROOT', '/proc'), 'sys/net/ipv4/ip_local_port_range')
+PORT_RANGE_FILE = 'sys/net/ipv4/ip_local_port_range'
+SS_DEFAULT_EPHEMERAL = (1024, 4999)     # what ss assumes when it cannot read ip_local_port_range
+
+
+def read_ephemeral_range(proc_root='/proc', path=None):
+    """[low, high] of the namespace's net.ipv4.ip_local_port_range (ss's `autobound` needs it): the file under
+    proc_root, or at path when given; None when it cannot be read."""
+    if path is None:
+        path = proc_root.rstrip('/') + '/' + PORT_RANGE_FILE
     try:
         with open(path, encoding='ascii') as handle:
             low, high = handle.read().split()[:2]
-        return int(low), int(high)
+        return [int(low), int(high)]
     except (OSError, ValueError):
-        return 1024, 4999
+        return None
 
 
 class SSFilter(object):
@@ -545,7 +550,11 @@ class SSFilter(object):
 
     def ephemeral_range(self):
         if self._ephemeral is None:
-            self._ephemeral = read_ephemeral_range()
+            # As ss reads it: PROC_IP_LOCAL_PORT_RANGE, else the file under PROC_ROOT (or /proc); else ss's default.
+            path = os.environ.get('PROC_IP_LOCAL_PORT_RANGE') or os.path.join(
+                os.environ.get('PROC_ROOT', '/proc'), PORT_RANGE_FILE)
+            found = read_ephemeral_range(path=path)
+            self._ephemeral = tuple(found) if found else SS_DEFAULT_EPHEMERAL
         return self._ephemeral
 
     def state_mask(self, listening=False):

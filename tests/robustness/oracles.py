@@ -24,6 +24,7 @@ import struct
 import time
 import traceback
 
+import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
@@ -169,6 +170,21 @@ class CallTimeout(Exception):
 
 def _alarm(signum, frame):
     raise CallTimeout('no answer in %.1f s' % (2 * CALL_LIMIT))
+
+
+def check_generated(seed_offset, count, kind, gather_every=0):
+    """Run `count` generated filters of one kind (seed: filtergen.seed(seed_offset)) through Fuzzer, with host names
+    resolved through filtergen's fixed table (the same answers everywhere, and no DNS traffic). Fail the test with
+    the report when any check failed; else return the counts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_ssfilter, 'default_resolver', filtergen.fake_resolver)
+        fuzzer = Fuzzer(filtergen.seed(seed_offset), gather_every=gather_every)
+        fuzzer.run(filtergen.filters(fuzzer.seed, count, kinds=(kind,)))
+    if fuzzer.failures:
+        pytest.fail(fuzzer.report(), pytrace=False)
+    counts = fuzzer.counts
+    assert counts['filters'] == count, counts
+    return counts
 
 
 class Fuzzer(object):
