@@ -19,14 +19,17 @@ author:
   - netaudit.sockets developers (@netaudit)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full
   async:
     support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
-    details: In check mode nothing is written; RV(changed) says whether a report would change.
+    details: In check mode nothing is written; C(changed) says whether a report would change.
   diff_mode:
     support: none
   platform:

@@ -186,9 +186,9 @@ def test_module_examples_run(tmp_path, listener):
             exec(compile(handle.read(), name, 'exec'), namespace)  # pylint: disable=exec-used
         tasks = yaml.safe_load(namespace['EXAMPLES'])
         if name == 'port_reports':
-            tasks = [dict(task, **{'netaudit.sockets.port_reports': dict(task['netaudit.sockets.port_reports'],
-                                                                          dest=str(tmp_path / 'reports'))})
-                     if 'netaudit.sockets.port_reports' in task else task for task in tasks]
+            for task in tasks:
+                if 'netaudit.sockets.port_reports' in task:
+                    task['netaudit.sockets.port_reports']['dest'] = str(tmp_path / 'reports')
         else:
             # The waiting example expects a service on 8080; point it at this test's listener.
             tasks = yaml.safe_load(yaml.safe_dump(tasks).replace('tcp/8080', 'tcp/%d' % listener))
