@@ -161,10 +161,10 @@ def ansiballz(env, workdir):
 
 def module_records(stdout):
     """How many records the module's own output holds: in ansible_facts.sockets, or, when the action plugin asked
-    for them packed (option compact_transfer), in the JSON text packed_sockets that the action decodes."""
+    for them packed (option compact_transfer), in the rows of the JSON text packed_sockets that the action decodes."""
     result = json.loads(stdout)
     if isinstance(result.get('packed_sockets'), str):
-        return len(json.loads(result['packed_sockets']))
+        return len(json.loads(result['packed_sockets'])['rows'])
     return len(result['ansible_facts']['sockets'])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import ipaddress
+import json
 import pwd
 import socket
 
@@ -118,3 +119,24 @@ def no_cycle_collection():
     finally:
         if enabled:
             gc.enable()
+
+
+PACK_CHUNK = 4096
+
+
+def pack(records):
+    """The records as one compact JSON text, {"fields": FIELDS, "rows": [[value, ...], ...]}, for socket_facts'
+    compact transfer (plugin_utils/_module_run.py expands it). Each row holds a record's values in FIELDS order;
+    the key names, 40% of a record's JSON, are written once.
+
+    The list is emptied chunk by chunk while the text grows, so that the records and their text are not both held
+    in full (the module's peak memory at 100k sockets)."""
+    dumps = json.JSONEncoder(separators=(',', ':')).encode
+    parts = []
+    while records:
+        chunk = records[-PACK_CHUNK:]
+        del records[-PACK_CHUNK:]
+        parts.append(dumps([[record[field] for field in FIELDS] for record in chunk])[1:-1])
+        del chunk
+    parts.reverse()
+    return '{"fields":%s,"rows":[%s]}' % (dumps(list(FIELDS)), ','.join(part for part in parts if part))

