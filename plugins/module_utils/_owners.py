@@ -61,6 +61,10 @@ def _hidepid(proc_root, mountinfo='/proc/self/mountinfo'):
     return found
 
 
+def _fd_of(match):
+    return match[1]
+
+
 def _scan_fds(fd_dir, wanted):
     """[(inode, fd)] of the wanted sockets among one process's descriptors; raises OSError from scandir."""
     found = []
@@ -91,10 +95,12 @@ def find_owners(inodes, proc_root='/proc'):
     if not wanted:
         return {}, []
     try:
-        pid_entries = [entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()]
+        # In pid order, each process's fds in fd order: every inode's owners come out sorted without a sort of
+        # them all (at 100k sockets that sort and its keys cost 15 MB).
+        pid_entries = sorted((entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()), key=int)
     except OSError as exc:
         raise ValueError('cannot list the process directory %s: %s' % (proc_root, exc.strerror or exc)) from exc
-    found = []
+    owners = {}
     denied = 0
     failures = []
     for pid_name in pid_entries:
@@ -114,11 +120,9 @@ def find_owners(inodes, proc_root='/proc'):
         if name is None:
             continue
         pid = int(pid_name)
-        found.extend((inode, pid, fd, name) for inode, fd in matches)
-    found.sort(key=lambda item: (item[1], item[2]))
-    owners = {}
-    for inode, pid, fd, name in found:
-        owners.setdefault(inode, []).append({'name': name, 'pid': pid, 'fd': fd})
+        matches.sort(key=_fd_of)
+        for inode, fd in matches:
+            owners.setdefault(inode, []).append({'name': name, 'pid': pid, 'fd': fd})
     return owners, _problems(proc_root, denied) + failures
 
 
