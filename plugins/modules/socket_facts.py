@@ -106,7 +106,8 @@ options:
     description:
       - Internal, set by the collection's action plugin for this module; do not set it in tasks.
       - Returns the socket records as one JSON text (the field names once, then one row of values per record), which
-        the action plugin turns back into RV(ansible_facts.sockets) on the controller. This skips ansible-core's per-value work on large results (seconds at 100k sockets).
+        the action plugin turns back into RV(ansible_facts.sockets) on the controller. This skips ansible-core's
+        per-value work on large results (seconds at 100k sockets).
     type: bool
     default: false
 notes:
