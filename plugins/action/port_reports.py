@@ -12,7 +12,6 @@ import os
 import tempfile
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _report
@@ -62,10 +61,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
-        if validation.error_messages:
-            raise AnsibleActionFail('port_reports: %s' % '; '.join(validation.error_messages))
-        args = validation.validated_parameters
+        args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
         name = args['name']
         if not name or '/' in name or name in ('.', '..'):
             raise AnsibleActionFail('port_reports: name: expected a file name without "/", got "%s"' % name)

@@ -8,7 +8,6 @@ role from real ansible runs on this machine: the filter's EXAMPLES, ansible-doc,
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 
@@ -132,12 +131,8 @@ def test_html_screenshot(tmp_path):
 
 
 @pytest.fixture()
-def listener():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(5)
-    yield sock.getsockname()[1]
-    sock.close()
+def listener(tcp_listener):
+    return tcp_listener.getsockname()[1]
 
 
 def test_role_against_localhost_writes_every_report(tmp_path, listener):

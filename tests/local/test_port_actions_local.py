@@ -9,7 +9,6 @@ the same playbook (the files must hold exactly what the filter renders) and agai
 
 import json
 import os
-import socket
 import stat
 
 import pytest
@@ -19,12 +18,8 @@ from support.natest import REPO, run_playbook
 
 
 @pytest.fixture()
-def listener():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(5)
-    yield sock.getsockname()[1]
-    sock.close()
+def listener(tcp_listener):
+    return tcp_listener.getsockname()[1]
 
 
 def play(tmp_path, tasks, *extra):
@@ -91,8 +86,8 @@ def test_verdict_without_gathering_judges_the_facts_there_are(tmp_path, listener
     ({'policy': {}, 'exceptions': ['tcp/23']}, 'port_audit_exceptions: each exception is a rule mapping with an end date'),
     ({'policy': {}, 'exceptions': [{'port': 23}]}, "these are not: [{'port': 23}]"),
     ({'policy': {}, 'date': '2026-13-01'}, 'port_audit: '),
-    ({'policy': 'tcp/22'}, 'port_verdict: '),
-    ({'policy': {}, 'bogus': 1}, 'bogus'),
+    ({'policy': 'tcp/22'}, "argument 'policy' is of type"),
+    ({'policy': {}, 'bogus': 1}, 'port_verdict) module: bogus. Supported parameters include: date, exceptions, gather, netns, policy, tables'),
 ])
 def test_verdict_errors_name_the_input(tmp_path, args, message):
     proc = play(tmp_path, [{'netaudit.sockets.port_verdict': args}])
@@ -157,8 +152,10 @@ def test_reports_hold_what_the_filter_renders_and_are_rewritten_only_on_change(t
     # Check mode writes nothing and says what would change; an empty list of formats only shows the verdicts.
     os.unlink(written['reports'][0])
     checked = report_play(tmp_path, dest, ['json'], '--check')
+    assert checked.returncode == 0, checked.stdout
     assert results(tmp_path)['written']['changed'] is True and not os.path.exists(written['reports'][0])
     none = report_play(tmp_path, tmp_path / 'never', [])
+    assert none.returncode == 0, none.stdout
     assert results(tmp_path)['written']['reports'] == [] and not os.path.exists(tmp_path / 'never')
     assert results(tmp_path)['written']['msg'][0].startswith('Nightly: 3 hosts: ')
     assert not [name for name in os.listdir(dest) if name.startswith('.')]

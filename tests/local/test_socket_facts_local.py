@@ -6,7 +6,6 @@
 
 import glob
 import os
-import socket
 import subprocess
 
 import pytest
@@ -23,14 +22,9 @@ def pyenv_python(version):
 
 
 @pytest.fixture()
-def listener():
-    """A TCP listener of this test process on 127.0.0.1, with a known inode and owner."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(5)
-    inode = os.fstat(sock.fileno()).st_ino
-    yield sock.getsockname()[1], inode, sock.fileno()
-    sock.close()
+def listener(tcp_listener):
+    """This test's listener: its port, inode and fd."""
+    return tcp_listener.getsockname()[1], os.fstat(tcp_listener.fileno()).st_ino, tcp_listener.fileno()
 
 
 def find(sockets, port, inode):
