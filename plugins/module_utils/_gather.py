@@ -12,7 +12,6 @@ import time
 from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
 from ansible_collections.netaudit.sockets.plugins.module_utils import _summary
 from ansible_collections.netaudit.sockets.plugins.module_utils import _tables
 
@@ -76,8 +75,17 @@ def _read(plan):
     result = outcome.as_dict()
     result['backend'] = backend
     result['summary'] = _summary.read_summary(plan['proc_root']) if plan['summary'] and backend != 'psutil' else None
-    result['ephemeral_range'] = _ssfilter.read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
+    result['ephemeral_range'] = _records.read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
     return result
+
+
+def _parse_filter(filter_text, table_list):
+    """The parsed filter. The filter language (about 15 ms of imports) is loaded only by runs that have one."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+    try:
+        return _ssfilter.parse(filter_text, tables=table_list)
+    except _ssfilter.FilterError as exc:
+        raise GatherError(str(exc)) from exc
 
 
 def _netns_module():
@@ -116,10 +124,7 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
     except _tables.TableError as exc:
         raise GatherError(str(exc)) from exc
     chosen = choose_backend(backend, proc_root, netns)
-    try:
-        flt = _ssfilter.parse(filter_text, tables=table_list) if filter_text else None
-    except _ssfilter.FilterError as exc:
-        raise GatherError(str(exc)) from exc
+    flt = _parse_filter(filter_text, table_list) if filter_text else None
     if flt is not None:
         states = flt.state_mask(listening)
     else:

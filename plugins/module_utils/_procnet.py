@@ -13,6 +13,7 @@ import struct
 import sys
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import inet_address_text, no_cycle_collection, state_name, user_namer
+from ansible_collections.netaudit.sockets.plugins.module_utils._summary import net_directory
 
 TABLES = ('tcp', 'udp', 'raw', 'unix', 'packet', 'netlink')
 
@@ -351,18 +352,6 @@ _MISSING_WHY = {
     'unix': 'the kernel has no unix sockets', 'packet': 'the kernel has no packet sockets (CONFIG_PACKET)',
     'netlink': 'the kernel does not list netlink sockets',
 }
-
-
-def net_directory(proc_root):
-    """{proc_root}/net; ValueError naming proc_root when it cannot be a /proc tree."""
-    if not isinstance(proc_root, str) or not proc_root:
-        raise ValueError('proc_root: expected the path of a /proc tree, got %r' % (proc_root,))
-    if not os.path.isdir(proc_root):
-        raise ValueError('proc_root "%s" is not a directory' % proc_root)
-    net = os.path.join(proc_root, 'net')
-    if not os.path.isdir(net):
-        raise ValueError('proc_root "%s" has no net/ directory, so it is not a /proc tree' % proc_root)
-    return net
 
 
 def read_table(table, proc_root='/proc'):

@@ -80,6 +80,22 @@ def key_sharing_template(keys):
     return shape.__dict__
 
 
+PORT_RANGE_FILE = 'sys/net/ipv4/ip_local_port_range'
+
+
+def read_ephemeral_range(proc_root='/proc', path=None):
+    """[low, high] of the namespace's net.ipv4.ip_local_port_range (ss's `autobound` needs it): the file under
+    proc_root, or at path when given; None when it cannot be read."""
+    if path is None:
+        path = proc_root.rstrip('/') + '/' + PORT_RANGE_FILE
+    try:
+        with open(path, encoding='ascii') as handle:
+            low, high = handle.read().split()[:2]
+        return [int(low), int(high)]
+    except (OSError, ValueError):
+        return None
+
+
 def new_record(**values):
     """A record with every field present: the given values, None (or [] for processes) for the rest."""
     unknown = set(values) - set(FIELDS)

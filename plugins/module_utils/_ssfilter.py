@@ -11,7 +11,12 @@ import os
 import re
 import socket
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import ALL_STATES, STATE_NUMBERS
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import (
+    ALL_STATES,
+    PORT_RANGE_FILE,
+    STATE_NUMBERS,
+    read_ephemeral_range,
+)
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_bytecode import compile_program
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
     PREFIX_FAMILIES, AutoBound, CgroupCond, DevCond, ETHERTYPES, HostCond, MarkCond, NETLINK_PROTOCOLS,
@@ -500,21 +505,7 @@ def _build(node, which):
     return run
 
 
-PORT_RANGE_FILE = 'sys/net/ipv4/ip_local_port_range'
 SS_DEFAULT_EPHEMERAL = (1024, 4999)     # what ss assumes when it cannot read ip_local_port_range
-
-
-def read_ephemeral_range(proc_root='/proc', path=None):
-    """[low, high] of the namespace's net.ipv4.ip_local_port_range (ss's `autobound` needs it): the file under
-    proc_root, or at path when given; None when it cannot be read."""
-    if path is None:
-        path = proc_root.rstrip('/') + '/' + PORT_RANGE_FILE
-    try:
-        with open(path, encoding='ascii') as handle:
-            low, high = handle.read().split()[:2]
-        return [int(low), int(high)]
-    except (OSError, ValueError):
-        return None
 
 
 class SSFilter(object):

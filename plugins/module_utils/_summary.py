@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._procnet import net_directory
 
 # The sockstat and sockstat6 lines behind the IP and IPv6 columns of the transport table of `ss -s`.
 TRANSPORTS = (('raw', 'RAW', 'RAW6'), ('udp', 'UDP', 'UDP6'), ('tcp', 'TCP', 'TCP6'), ('frag', 'FRAG', 'FRAG6'))
@@ -95,6 +94,18 @@ def summarize(sockstat, sockstat6, snmp, problems=None, sources=None):
         },
         'transport': transport,
     }
+
+
+def net_directory(proc_root):
+    """{proc_root}/net; ValueError naming proc_root when it cannot be a /proc tree."""
+    if not isinstance(proc_root, str) or not proc_root:
+        raise ValueError('proc_root: expected the path of a /proc tree, got %r' % (proc_root,))
+    if not os.path.isdir(proc_root):
+        raise ValueError('proc_root "%s" is not a directory' % proc_root)
+    net = os.path.join(proc_root, 'net')
+    if not os.path.isdir(net):
+        raise ValueError('proc_root "%s" has no net/ directory, so it is not a /proc tree' % proc_root)
+    return net
 
 
 def read_summary(proc_root='/proc'):

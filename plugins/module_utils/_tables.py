@@ -13,7 +13,6 @@ import socket
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag_other
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import MarkCond
 
 # Canonical table names, in the order ss prints them.
 TABLES = ('netlink', 'packet_raw', 'packet_dgram', 'unix_stream', 'unix_dgram', 'unix_seqpacket',
@@ -204,6 +203,7 @@ def mark_port_locks(protocol, family, states, program, records, outcome):
 
 def mark_problem(flt, records, outcome):
     """Count sockets whose marks the kernel hid (no CAP_NET_ADMIN) when fwmark runs in userspace."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import MarkCond
     if any(isinstance(term, MarkCond) for term in flt.terms()):
         outcome.unknown_marks += sum(1 for record in records if record.get('mark') is None)
 
