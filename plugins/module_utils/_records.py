@@ -165,4 +165,4 @@ def pack(records):
         parts.append(dumps([[record[field] for field in FIELDS] for record in chunk])[1:-1])
         del chunk
     parts.reverse()
-    return '{"fields":%s,"rows":[%s]}' % (dumps(list(FIELDS)), ','.join(part for part in parts if part))
+    return '{"fields":%s,"rows":[%s]}' % (dumps(list(FIELDS)), ','.join(parts))
