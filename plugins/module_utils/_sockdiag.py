@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import _thread
 import errno
 import os
 import socket
@@ -25,6 +26,10 @@ from ansible_collections.netaudit.sockets.plugins.module_utils._records import (
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
+# The legacy request (struct inet_diag_req) for TCP: the kernel dumps both address families in one walk of its
+# tables (the family-agnostic dump of inet_diag's compatibility path); replies carry this type too.
+TCPDIAG_GETSOCK = 18
+IPPROTO_TCP = 6
 NLM_F_REQUEST = 0x1
 NLM_F_DUMP = 0x300          # NLM_F_ROOT | NLM_F_MATCH
 NLMSG_ERROR = 2
@@ -46,6 +51,7 @@ _SEQ = 0x6e61   # any value: replies echo it, which tells our dump apart from st
 
 _NLMSGHDR = struct.Struct('=IHHII')
 _REQ_V2 = struct.Struct('=BBBBI48x')            # family, protocol, ext, pad/raw protocol, states, zero sockid
+_REQ_V1 = struct.Struct('=BBBB48xII')           # family, src_len, dst_len, ext, zero sockid, states, dbs
 _RTATTR = struct.Struct('=HH')
 _U32 = struct.Struct('=I')
 _I32 = struct.Struct('=i')
@@ -67,7 +73,15 @@ class SockDiagError(OSError):
 
 
 def _table_name(protocol, family):
-    return '%s/%s' % (INET_NETIDS.get(protocol, 'protocol %s' % protocol), FAMILY_NAMES.get(family, family))
+    netid = INET_NETIDS.get(protocol, 'protocol %s' % protocol)
+    if family == socket.AF_UNSPEC:
+        return '%s (IPv4 and IPv6)' % netid
+    return '%s/%s' % (netid, FAMILY_NAMES.get(family, family))
+
+
+def reply_type(family):
+    """The netlink message type of the replies to inet_request(protocol, family, ...)."""
+    return TCPDIAG_GETSOCK if family == socket.AF_UNSPEC else SOCK_DIAG_BY_FAMILY
 
 
 def _rtattr(attr_type, payload):
@@ -76,13 +90,16 @@ def _rtattr(attr_type, payload):
 
 
 def inet_request(protocol, family, states, bytecode=None, seq=_SEQ):
-    """The bytes of one SOCK_DIAG_BY_FAMILY dump request for an inet table."""
+    """The bytes of one SOCK_DIAG_BY_FAMILY dump request for an inet table; for TCP with family AF_UNSPEC, the
+    legacy TCPDIAG_GETSOCK request, which dumps IPv4 and IPv6 sockets in one walk (the same records, the same
+    bytecode semantics: the kernel runs the program on each socket with that socket's own family)."""
     if protocol not in INET_NETIDS:
         raise ValueError('unsupported inet protocol %r: expected one of %s'
                          % (protocol, ', '.join('%d (%s)' % item for item in sorted(INET_NETIDS.items()))))
-    if family not in (socket.AF_INET, socket.AF_INET6):
-        raise ValueError('unsupported address family %r for an inet socket dump: expected AF_INET or AF_INET6'
-                         % (family,))
+    both = family == socket.AF_UNSPEC and protocol == IPPROTO_TCP
+    if family not in (socket.AF_INET, socket.AF_INET6) and not both:
+        raise ValueError('unsupported address family %r for an inet socket dump: expected AF_INET or AF_INET6 '
+                         '(or AF_UNSPEC for TCP)' % (family,))
     if not isinstance(states, int) or isinstance(states, bool) or not 0 <= states <= 0xffffffff:
         raise ValueError('invalid state mask %r: expected an int from 0 to 0xffffffff' % (states,))
     attributes = b''
@@ -93,6 +110,8 @@ def inet_request(protocol, family, states, bytecode=None, seq=_SEQ):
             raise ValueError('invalid filter bytecode: %d bytes (must be a multiple of 4 and at most 65528)'
                              % len(bytecode))
         attributes += _rtattr(INET_DIAG_REQ_BYTECODE, bytes(bytecode))
+    if both:
+        return diag_request(_REQ_V1.pack(family, 0, 0, 0, states, 0) + attributes, seq, TCPDIAG_GETSOCK)
     if protocol > 0xff:
         # sdiag_protocol is one byte: larger protocol numbers (MPTCP 262) travel in an attribute.
         attributes += _rtattr(INET_DIAG_REQ_PROTOCOL, _U32.pack(protocol))
@@ -101,9 +120,10 @@ def inet_request(protocol, family, states, bytecode=None, seq=_SEQ):
     return diag_request(_REQ_V2.pack(family, protocol & 0xff, 0, raw_protocol, states) + attributes, seq)
 
 
-def diag_request(body, seq=_SEQ):
-    """One SOCK_DIAG_BY_FAMILY dump request: the netlink header, then body (a *_diag_req and its attributes)."""
-    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
+def diag_request(body, seq=_SEQ, msg_type=SOCK_DIAG_BY_FAMILY):
+    """One dump request (SOCK_DIAG_BY_FAMILY unless msg_type says otherwise): the netlink header, then body (a
+    *_diag_req and its attributes)."""
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
 def _address_text(family, raw):
@@ -136,11 +156,12 @@ def _interface_namer():
 class _InetParser(object):
     """Turns netlink reply bytes into records; keeps its name caches across the chunks of one dump."""
 
-    def __init__(self, protocol, seq=None, interface_name=None, user_name=None):
+    def __init__(self, protocol, seq=None, interface_name=None, user_name=None, msg_type=SOCK_DIAG_BY_FAMILY):
         if protocol not in INET_NETIDS:
             raise ValueError('unsupported inet protocol %r' % (protocol,))
         self.netid = INET_NETIDS[protocol]
         self.seq = seq
+        self.msg_type = msg_type
         self.interface_name = interface_name or _interface_namer()
         self.user_name = user_name or user_namer()
         self.users = {}
@@ -163,6 +184,7 @@ class _InetParser(object):
         append, users, user_name, interface_name = (self.records.append, self.users, self.user_name,
                                                     self.interface_name)
         addresses, netid, seq, state_text, swap = self.addresses, self.netid, self.seq, _STATE_TEXT, _SWAP_PORTS
+        diag_type = self.msg_type
         attribute_cache = self.attributes
         new_record = _INET_RECORD.copy
         inet6 = socket.AF_INET6
@@ -180,7 +202,7 @@ class _InetParser(object):
                 if msg_len < 16 or end > length:
                     raise ValueError('malformed netlink reply: the message at byte %d claims %d bytes, %d remain'
                                      % (offset, msg_len, length - offset))
-                if msg_type == SOCK_DIAG_BY_FAMILY and (seq is None or msg_seq == seq):
+                if msg_type == diag_type and (seq is None or msg_seq == seq):
                     if msg_len < msg_size:
                         raise ValueError('malformed netlink reply: inet_diag message at byte %d has %d bytes, '
                                          'expected at least %d' % (offset, msg_len, msg_size))
@@ -282,20 +304,22 @@ def control_message(view, offset, msg_type, msg_len):
 class DiagMessages(object):
     """The netlink message walk of the parsers off the hot path (_InetParser.feed keeps its own, inlined).
 
-    Iterating yields (offset, msg_len, end) for each SOCK_DIAG_BY_FAMILY message in data[:length] whose sequence
-    number is seq (any, when seq is None); control messages of that seq go to control_message, and `done` turns
-    True once NLMSG_DONE is seen. A message that claims more bytes than remain raises ValueError. `view` is
-    data as a memoryview, for the caller to read the messages from.
+    Iterating yields (offset, msg_len, end) for each message of type msg_type (SOCK_DIAG_BY_FAMILY unless told)
+    in data[:length] whose sequence number is seq (any, when seq is None); control messages of that seq go to
+    control_message, and `done` turns True once NLMSG_DONE is seen. A message that claims more bytes than remain
+    raises ValueError. `view` is data as a memoryview, for the caller to read the messages from.
     """
 
-    def __init__(self, data, length, seq):
+    def __init__(self, data, length, seq, msg_type=SOCK_DIAG_BY_FAMILY):
         self.view = data if isinstance(data, memoryview) else memoryview(data)
         self.length = len(self.view) if length is None else length
         self.seq = seq
+        self.msg_type = msg_type
         self.done = False
 
     def __iter__(self):
         view, length, seq, unpack_header = self.view, self.length, self.seq, _NLMSGHDR.unpack_from
+        diag_type = self.msg_type
         offset = 0
         while offset + 16 <= length:
             msg_len, msg_type, _flags, msg_seq, _pid = unpack_header(view, offset)
@@ -304,7 +328,7 @@ class DiagMessages(object):
                 raise ValueError('malformed netlink reply: the message at byte %d claims %d bytes, %d remain'
                                  % (offset, msg_len, length - offset))
             if seq is None or msg_seq == seq:
-                if msg_type == SOCK_DIAG_BY_FAMILY:
+                if msg_type == diag_type:
                     yield offset, msg_len, end
                 else:
                     self.done = control_message(view, offset, msg_type, msg_len) or self.done
@@ -341,13 +365,13 @@ def _explain(protocol, family, code, with_bytecode):
 
 
 def dump_inet(protocol, family, states, bytecode=None):
-    """protocol: 6/17/...; family: socket.AF_INET/AF_INET6; states: bitmask (1 << state number);
+    """protocol: 6/17/...; family: socket.AF_INET/AF_INET6 (AF_UNSPEC: both, TCP only); states: bitmask (1 << state number);
     bytecode: bytes of an INET_DIAG_REQ_BYTECODE program or None. Returns a list of records
     (dicts with every public key of _records.FIELDS, `mark` None when the kernel sent no INET_DIAG_MARK and
     `port_locked` None: unlocked_sockets() tells it) plus the private key `_ifindex` (int).
     A table the kernel lacks raises SockDiagError with its errno (ENOENT) and the table's name."""
     request = inet_request(protocol, family, states, bytecode)
-    parser = _InetParser(protocol, _SEQ)
+    parser = _InetParser(protocol, _SEQ, msg_type=reply_type(family))
     with_bytecode = bytecode is not None
     return run_dump(request, parser.feed, _table_name(protocol, family),
                     lambda code: _explain(protocol, family, code, with_bytecode), parser.records)
@@ -356,8 +380,9 @@ def dump_inet(protocol, family, states, bytecode=None):
 # One BC_AUTO op (yes: the next op, no: past the end): the kernel's own test that a socket holds no port lock.
 _AUTO_OP = struct.Struct('=BBH')
 INET_DIAG_BC_AUTO = 6
-# nlmsghdr + inet_diag_msg, only what the port-lock dump needs: len, type, seq, sport, dport, src, dst, inode.
-_LOCK_MSG = struct.Struct('=IH2xI4x4xHH16s16s4x8x4x4x4x4xI')
+# nlmsghdr + inet_diag_msg, only what the port-lock dump needs: len, type, seq, family, sport, dport, src, dst,
+# inode.
+_LOCK_MSG = struct.Struct('=IH2xI4xB3xHH16s16s4x8x4x4x4x4xI')
 
 
 def autobound_program(bytecode=None):
@@ -370,25 +395,26 @@ def autobound_program(bytecode=None):
 class _LockParser(object):
     """Collects the sockets of a port-lock dump: inodes, and (src, sport, dst, dport) for those without one."""
 
-    def __init__(self, seq):
+    def __init__(self, seq, msg_type=SOCK_DIAG_BY_FAMILY):
         self.seq = seq
+        self.msg_type = msg_type
         self.inodes = set()
         self.flows = set()
 
     def feed(self, data, length=None):
         """Read data[:length]; return True once NLMSG_DONE is seen. NLMSG_ERROR raises SockDiagError."""
-        messages = DiagMessages(data, length, self.seq)
+        messages = DiagMessages(data, length, self.seq, self.msg_type)
         view, unpack_msg, msg_size = messages.view, _LOCK_MSG.unpack_from, _LOCK_MSG.size
         add_inode, add_flow = self.inodes.add, self.flows.add
         for offset, msg_len, _end in messages:
             if msg_len < msg_size:
                 raise ValueError('malformed netlink reply: inet_diag message at byte %d has %d bytes'
                                  % (offset, msg_len))
-            sport, dport, src, dst, inode = unpack_msg(view, offset)[3:]
+            family, sport, dport, src, dst, inode = unpack_msg(view, offset)[3:]
             if inode:
                 add_inode(inode)
             else:
-                add_flow((src, sport, dst, dport))
+                add_flow((family, src, sport, dst, dport))
         return messages.done
 
 
@@ -396,7 +422,7 @@ def unlocked_sockets(protocol, family, states, bytecode=None):
     """The sockets of an inet table that hold no port lock, i.e. whose local port the kernel picked (ss's
     `autobound`, as the kernel judges it; TIME-WAIT and SYN-RECV entries never hold one), among those that pass
     `bytecode` when given: a function is_unlocked(record) for records of that table dumped just before."""
-    parser = _LockParser(_SEQ)
+    parser = _LockParser(_SEQ, reply_type(family))
     request = inet_request(protocol, family, states, autobound_program(bytecode))
     run_dump(request, parser.feed, _table_name(protocol, family),
              lambda code: _explain(protocol, family, code, True))
@@ -405,11 +431,11 @@ def unlocked_sockets(protocol, family, states, bytecode=None):
         return lambda record: record['inode'] in inodes
     texts = set()
     swap = _SWAP_PORTS
-    for src, sport, dst, dport in flows:
+    for flow_family, src, sport, dst, dport in flows:
         if swap:
             sport = ((sport & 0xff) << 8) | (sport >> 8)
             dport = ((dport & 0xff) << 8) | (dport >> 8)
-        texts.add((_address_text(family, src), sport, _address_text(family, dst), dport))
+        texts.add((_address_text(flow_family, src), sport, _address_text(flow_family, dst), dport))
 
     def is_unlocked(record):
         inode = record['inode']
@@ -417,6 +443,38 @@ def unlocked_sockets(protocol, family, states, bytecode=None):
             return inode in inodes
         return (record['local_address'], record['local_port'], record['peer_address'], record['peer_port']) in texts
     return is_unlocked
+
+
+def in_background(function, *args):
+    """Start function(*args) on a thread of its own and return wait(): it blocks until the call is over, then
+    returns its result or raises its exception. A netlink dump spends its time in the kernel, with the GIL
+    released, so a dump run this way beside another costs no extra wall time on a machine with two cores.
+    Where no thread can be started, the call runs at once."""
+    outcome = []
+    finished = _thread.allocate_lock()
+    finished.acquire()
+
+    def run():
+        try:
+            outcome.append((True, function(*args)))
+        except BaseException as exc:    # handed to whoever waits, as if they had made the call
+            outcome.append((False, exc))
+        finally:
+            finished.release()
+
+    try:
+        _thread.start_new_thread(run, ())
+    except RuntimeError:
+        run()
+
+    def wait():
+        with finished:
+            pass
+        succeeded, value = outcome[0]
+        if succeeded:
+            return value
+        raise value
+    return wait
 
 
 def run_dump(request, feed, table, explain=None, result=None):

@@ -116,22 +116,22 @@ def read_netlink(tables, explicit, states, flt):
     for table in tables:
         if table not in INET_PROTOCOLS:
             continue
-        for family, family_name in INET_FAMILIES:
-            if not family_allowed(flt, family_name):
-                continue
-            program = flt.bytecode(family) if flt is not None else b''
-            found = None
+        protocol = INET_PROTOCOLS[table]
+        plan = [(family, flt.bytecode(family) if flt is not None else b'')
+                for family, family_name in INET_FAMILIES if family_allowed(flt, family_name)]
+        if table == 'tcp' and len(plan) == 2 and plan[0][1] == plan[1][1]:
+            # Both families under one program: one legacy dump walks the kernel's tables once, not twice. If
+            # the kernel will not take it (for any reason), the dumps per family below say why.
             try:
-                if program:
-                    try:
-                        found = _sockdiag.dump_inet(INET_PROTOCOLS[table], family, states, program)
-                    except _sockdiag.SockDiagError as exc:
-                        if exc.errno not in (errno.EINVAL, errno.EPERM, errno.EACCES):
-                            raise
-                        _refused(outcome, exc)
-                        program = None
-                if found is None:
-                    found = _sockdiag.dump_inet(INET_PROTOCOLS[table], family, states, None)
+                found, in_kernel = read_inet(protocol, socket.AF_UNSPEC, states, plan[0][1], outcome, strict=True)
+            except _sockdiag.SockDiagError:
+                pass
+            else:
+                plan = []
+                _add_selected(outcome, flt, found, in_kernel)
+        for family, program in plan:
+            try:
+                found, in_kernel = read_inet(protocol, family, states, program, outcome)
             except _sockdiag.SockDiagError as exc:
                 if exc.errno not in MISSING_TABLE:
                     raise
@@ -141,15 +141,7 @@ def read_netlink(tables, explicit, states, flt):
                     outcome.missing(table, explicit, 'the kernel has no sock_diag support for %s (%s)'
                                     % ('IPv6' if family == socket.AF_INET6 else 'IPv4', os.strerror(exc.errno)))
                 continue
-            in_kernel = program is not None
-            outcome.kernel(in_kernel)
-            if found:
-                mark_port_locks(INET_PROTOCOLS[table], family, states, program if in_kernel else None, found, outcome)
-            if flt is not None:
-                if not in_kernel:
-                    mark_problem(flt, found, outcome)
-                found = flt.select(found, kernel_filtered=in_kernel)
-            outcome.records.extend(found)
+            _add_selected(outcome, flt, found, in_kernel)
     for table, why in fallbacks.items():
         # Like ss, which reads /proc/net/raw when the kernel has no raw_diag.
         outcome.notes.append('table %s: the kernel has no sock_diag support for it (%s); it was read from /proc/net' % (table, why))
@@ -187,11 +179,63 @@ def read_netlink(tables, explicit, states, flt):
     return outcome
 
 
-def mark_port_locks(protocol, family, states, program, records, outcome):
-    """Fill `port_locked` from a second dump that asks the kernel which sockets hold no port lock (the same
-    states, and the filter's program when it ran in the kernel, so that it walks no more than the first)."""
+def read_inet(protocol, family, states, program, outcome, strict=False):
+    """One inet dump with its filter's program (b'': none), and beside it, on a thread of its own, the dump that
+    tells which sockets hold a port lock (the same states and program, so that it walks no more than the first).
+    A program the kernel refuses (EINVAL, EPERM, EACCES) is noted and the table read without it, unless strict,
+    which raises SockDiagError for that too. Returns (records with `port_locked` filled, whether the program ran
+    in the kernel)."""
+    lock_program = program or None
+    locks = _sockdiag.in_background(_sockdiag.unlocked_sockets, protocol, family, states, lock_program)
     try:
-        is_unlocked = _sockdiag.unlocked_sockets(protocol, family, states, program or None)
+        found = None
+        if program:
+            try:
+                found = _sockdiag.dump_inet(protocol, family, states, program)
+            except _sockdiag.SockDiagError as exc:
+                if strict or exc.errno not in (errno.EINVAL, errno.EPERM, errno.EACCES):
+                    raise
+                _refused(outcome, exc)
+                program = None
+        if found is None:
+            found = _sockdiag.dump_inet(protocol, family, states, None)
+    except BaseException:
+        _settle(locks)
+        raise
+    if program is None and lock_program is not None:
+        # The kernel refused the program, so the port-lock dump that carried it failed too.
+        _settle(locks)
+        locks = _sockdiag.in_background(_sockdiag.unlocked_sockets, protocol, family, states, None)
+    if found:
+        mark_port_locks(locks, found, outcome)
+    else:
+        _settle(locks)
+    return found, program is not None
+
+
+def _settle(wait):
+    """Wait for a background dump whose answer is no longer wanted."""
+    try:
+        wait()
+    except (_sockdiag.SockDiagError, ValueError):
+        pass
+
+
+def _add_selected(outcome, flt, found, in_kernel):
+    """Add to outcome what the filter keeps of records read with (in_kernel) or without its program."""
+    outcome.kernel(in_kernel)
+    if flt is not None:
+        if not in_kernel:
+            mark_problem(flt, found, outcome)
+        found = flt.select(found, kernel_filtered=in_kernel)
+    outcome.records.extend(found)
+
+
+def mark_port_locks(locks, records, outcome):
+    """Fill `port_locked` from the answer of a port-lock dump: locks() returns is_unlocked(record)
+    (_sockdiag.unlocked_sockets), or raises when the kernel did not answer, which the facts' reasons say."""
+    try:
+        is_unlocked = locks()
     except (_sockdiag.SockDiagError, ValueError) as exc:
         reason = 'port_locked is null: the kernel did not say which ports were bound explicitly (%s)' % exc
         if reason not in outcome.reasons:
