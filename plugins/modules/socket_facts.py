@@ -71,7 +71,8 @@ options:
     default: true
   netns:
     description:
-      - Also gather inside other network namespaces. Each record carries the namespace's label in RV(ansible_facts.sockets[].netns).
+      - Gather inside these network namespaces instead of the module's own (V(all) includes the module's own).
+        Each record carries the namespace's label in RV(ansible_facts.sockets[].netns).
       - A name from C(ip netns), a path (C(/run/netns/NAME), C(/proc/PID/ns/net)), or a list of them.
       - V(all) means the module's own namespace plus every named namespace and every namespace that a process holds.
         A namespace without a name is labelled with the pid and command of a process inside it.
