@@ -54,6 +54,10 @@ def choose_backend(backend, proc_root, netns):
 def _read(plan):
     """Read every table of the plan in the current network namespace; a dict (it may cross a process boundary)."""
     backend, tables, explicit, states, flt = plan['backend'], plan['tables'], plan['explicit'], plan['states'], plan['filter']
+    # The port range is the namespace's (or the /proc tree's) own: `autobound` is judged with it, as ss run there would.
+    ephemeral_range = _records.read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
+    if flt is not None and backend != 'psutil':
+        flt.set_ephemeral_range(ephemeral_range)
     fell_back = None
     if backend == 'netlink':
         try:
@@ -75,7 +79,7 @@ def _read(plan):
     result = outcome.as_dict()
     result['backend'] = backend
     result['summary'] = _summary.read_summary(plan['proc_root']) if plan['summary'] and backend != 'psutil' else None
-    result['ephemeral_range'] = _records.read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
+    result['ephemeral_range'] = ephemeral_range
     return result
 
 

@@ -100,6 +100,9 @@ def find_owners(inodes, proc_root='/proc'):
         pid_entries = sorted((entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()), key=int)
     except OSError as exc:
         raise ValueError('cannot list the process directory %s: %s' % (proc_root, exc.strerror or exc)) from exc
+    if not pid_entries:
+        # A /proc tree without processes (a capture of /proc/net alone): not a machine where nothing owns a socket.
+        return {}, ['%s holds no process directories, so no socket shows an owner' % proc_root]
     owners = {}
     denied = 0
     failures = []

@@ -539,6 +539,10 @@ class SSFilter(object):
                 found.append(node)
         return found
 
+    def set_ephemeral_range(self, found):
+        """Judge `autobound` with this [low, high] from here on (None: ss's default, as when ss cannot read it)."""
+        self._ephemeral = tuple(found) if found else SS_DEFAULT_EPHEMERAL
+
     def ephemeral_range(self):
         if self._ephemeral is None:
             # As ss reads it: PROC_IP_LOCAL_PORT_RANGE, else the file under PROC_ROOT (or /proc); else ss's default.

@@ -305,7 +305,7 @@ def read_proc(tables, explicit, states, flt, proc_root):
         _lost(outcome, _procnet.lost_reason(source))
         records = [record for record in _keep(records, tables) if _visible(record, states, flt)]
         outcome.records.extend(read_userspace(records, states, flt))
-    if flt is not None and flt.tree is not None:
+    if flt is not None:     # its state clauses too: no kernel saw them
         outcome.kernel_filtered = False
     return outcome
 
@@ -320,6 +320,6 @@ def read_psutil(tables, explicit, states, flt, processes, psutil_module=None):
         _lost(outcome, 'backend psutil cannot give %s; those fields are null' % ', '.join(sorted(lost)))
     records = [record for record in _keep(records, tables) if _visible(record, states, flt)]
     outcome.records.extend(read_userspace(records, states, flt))
-    if flt is not None and flt.tree is not None:
+    if flt is not None:     # its state clauses too: no kernel saw them
         outcome.kernel_filtered = False
     return outcome

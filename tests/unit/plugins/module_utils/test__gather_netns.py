@@ -6,6 +6,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -87,6 +88,35 @@ def test_netns_by_name_reads_only_that_namespace(lab):
 def test_the_same_namespace_twice_is_read_once(lab):
     facts = _gather.gather(tables=['tcp'], listening=True, netns=[lab['named'], '/run/netns/' + lab['named']])
     assert [r['local_port'] for r in facts['sockets']] == [41001]
+
+
+AUTOBOUND = ("import socket, sys\n"
+             "s = socket.socket(); s.listen(4)\n"        # no bind: the kernel picks a port from the namespace's range
+             "print('ready', flush=True); sys.stdin.read()\n")
+
+
+def test_autobound_uses_each_namespace_port_range(lab):
+    """A namespace whose ip_local_port_range (20000-20011) lies outside this host's: its listener that the kernel
+    bound is `autobound` there, as ss run inside it says, although the host's range would not hold its port."""
+    named = lab['named']
+    subprocess.run(['ip', 'netns', 'exec', named, 'sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=20000 20011'], check=True)
+    holder = _listener(['ip', 'netns', 'exec', named, sys.executable, '-c', AUTOBOUND])
+    # One in this namespace too, so that with netns all the host's range is read first.
+    here = socket.socket()
+    here.listen(4)
+    try:
+        ss = subprocess.run(['ip', 'netns', 'exec', named, 'ss', '-H', '-t', '-l', '-n', 'autobound'], check=True,
+                            capture_output=True, text=True).stdout
+        theirs = sorted(int(line.split()[-2].rsplit(':', 1)[1]) for line in ss.splitlines())
+        assert len(theirs) == 1 and 20000 <= theirs[0] <= 20011, ss
+        for netns in (named, 'all'):
+            facts = _gather.gather(tables=['tcp'], listening=True, netns=netns, filter_text='autobound')
+            ours = sorted(r['local_port'] for r in facts['sockets'] if r['netns'] == named)
+            assert ours == theirs, (netns, facts['sockets'])
+    finally:
+        here.close()
+        holder.kill()
+        holder.wait()
 
 
 def test_unknown_namespace_is_a_clear_error():

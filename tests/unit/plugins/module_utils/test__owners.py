@@ -73,6 +73,16 @@ def test_missing_proc_root_names_the_path(tmp_path):
         _owners.find_owners({1}, str(tmp_path / 'does-not-exist'))
 
 
+def test_a_tree_without_processes_says_no_owner_can_be_known(tmp_path):
+    """A copy of /proc/net alone (what proc_root often points at) has no /proc/PID: owners are unknown, not absent."""
+    root = tmp_path / 'proc'
+    (root / 'net').mkdir(parents=True)
+    (root / 'self').mkdir()
+    owners, problems = _owners.find_owners({12345}, str(root))
+    assert owners == {}
+    assert problems == ['%s holds no process directories, so no socket shows an owner' % root]
+
+
 def test_vanished_processes_are_skipped_silently(proc):
     make_process(proc, 400, {3: 'socket:[1002]'})               # fds seen, then comm and stat gone
     (proc / '500').mkdir()                                          # a process that left before fd/ was read
