@@ -95,3 +95,24 @@ def test_role_judges_the_facts_in_the_fact_cache_without_gathering(tmp_path, tcp
     gathered = run_playbook(audit_playbook(tmp_path, variables), env=env)
     assert gathered.returncode == 2, gathered.stdout + gathered.stderr
     assert 'missing' in gathered.stdout and str(port) in gathered.stdout
+
+
+def test_a_second_run_of_the_role_shows_no_old_verdict_for_a_host_that_failed_before_it(tmp_path):
+    """Two hosts (both this machine); the role runs, then b fails, then the role runs again: b's report entry is
+    `no verdict`, not the verdict it had from the first run."""
+    reports = tmp_path / 'reports'
+    role = {'role': 'netaudit.sockets.port_audit', 'vars': {
+        'port_audit_fail': False, 'port_audit_accept_incomplete': True, 'port_audit_report_dir': str(reports),
+        'port_audit_report_formats': ['json'], 'port_audit_tables': ['tcp']}}
+    playbook = tmp_path / 'twice.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'hosts': 'all', 'connection': 'local', 'gather_facts': False,
+        'tasks': [{'ansible.builtin.include_role': {'name': role['role']}, 'vars': role['vars']},
+                  {'name': 'b fails', 'ansible.builtin.fail': {'msg': 'b is gone'}, 'when': "inventory_hostname == 'b'"},
+                  {'ansible.builtin.include_role': {'name': role['role']}, 'vars': role['vars']}]}]))
+    proc = run_playbook(str(playbook), inventory='a,b,')
+    assert 'b is gone' in proc.stdout, proc.stdout + proc.stderr
+    with open(reports / 'port-audit.json') as handle:
+        hosts = json.load(handle)['hosts']
+    assert hosts['a']['compliant'] is True
+    assert hosts['b'] is None, hosts['b']      # the JSON report's `no verdict`
