@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from support.chromium import DOM, check_matrix, render_in_chromium
 from support.natest import REPO, ansible_env, run_playbook
 
 JUNIT_XSD = os.path.join(REPO, 'tests', 'junit-10.xsd')
@@ -143,9 +144,11 @@ def test_group_policies_verdicts_recap_and_reports(group_fleet, tmp_path):
 
     check_junit(tmp_path / 'port-audit.junit.xml', verdicts)
     check_markdown(tmp_path / 'port-audit.md', verdicts)
-    html = (tmp_path / 'port-audit.html').read_text()
-    for host in COMPLIANT:
-        assert 'data-host="%s"' % host in html
+    # HTML: the page as Chromium renders it, every host a row and every listening port of its verdict a cell.
+    dom = DOM(render_in_chromium(tmp_path / 'port-audit.html', required=True))
+    columns = check_matrix(dom, verdicts)
+    assert sorted(h['attrs']['data-host'] for h in dom.find('tr') if 'data-host' in h['attrs']) == sorted(COMPLIANT)
+    assert {'tcp/22', 'tcp/8080', 'udp/5353', 'tcp/5432', 'tcp/23'} <= set(columns)
 
 
 def check_junit(path, verdicts):
