@@ -6,6 +6,7 @@
 
 import glob
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -13,7 +14,9 @@ import yaml
 
 from support.natest import REPO, ansible_env, run_adhoc, run_playbook
 
-PYENV_ROOT = subprocess.run(['pyenv', 'root'], capture_output=True, text=True, check=False).stdout.strip() or os.path.expanduser('~/.pyenv')
+# pyenv may be missing (a user other than the one it was installed for): then its usual places.
+PYENV_ROOT = ((subprocess.run(['pyenv', 'root'], capture_output=True, text=True, check=False).stdout.strip() if shutil.which('pyenv') else '')
+              or os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv'))
 
 
 def pyenv_python(version):
