@@ -54,10 +54,12 @@ def choose_backend(backend, proc_root, netns):
 def _read(plan):
     """Read every table of the plan in the current network namespace; a dict (it may cross a process boundary)."""
     backend, tables, explicit, states, flt = plan['backend'], plan['tables'], plan['explicit'], plan['states'], plan['filter']
-    # The port range is the namespace's (or the /proc tree's) own: `autobound` is judged with it, as ss run there would.
-    ephemeral_range = _records.read_ephemeral_range(plan['proc_root']) if backend != 'psutil' else None
-    if flt is not None and backend != 'psutil':
-        flt.set_ephemeral_range(ephemeral_range)
+    ephemeral_range = None
+    if backend != 'psutil':
+        # The namespace's (or the /proc tree's) own range: `autobound` is judged with it, as ss run there would.
+        ephemeral_range = _records.read_ephemeral_range(plan['proc_root'])
+        if flt is not None:
+            flt.set_ephemeral_range(ephemeral_range)
     fell_back = None
     if backend == 'netlink':
         try:

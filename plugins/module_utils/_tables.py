@@ -203,9 +203,12 @@ def read_inet(protocol, family, states, program, outcome, strict=False):
         _settle(locks)
         raise
     if program is None and lock_program is not None:
-        # The kernel refused the program, so the port-lock dump that carried it failed too.
+        # The kernel refused the program, so the port-lock dump that carried it failed too: ask again without it
+        # (only if there are records to mark).
         _settle(locks)
-        locks = _sockdiag.in_background(_sockdiag.unlocked_sockets, protocol, family, states, None)
+
+        def locks():
+            return _sockdiag.unlocked_sockets(protocol, family, states, None)
     if found:
         mark_port_locks(locks, found, outcome)
     else:
