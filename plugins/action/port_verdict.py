@@ -64,7 +64,7 @@ class ActionModule(ActionBase):
 
         if args['gather']:
             module_args = {'listening': True, 'tables': args['tables']}
-            if args['netns']:
+            if args['netns'] is not None:
                 module_args['netns'] = args['netns']
             gathered = run_socket_facts(self, module_args, task_vars)
             self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
 from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
@@ -43,17 +45,25 @@ def choose_backend(backend, proc_root, netns):
     if foreign_proc and netns:
         raise GatherError('netns cannot be combined with proc_root: a foreign /proc tree holds its own namespaces')
     if backend == 'auto':
-        if foreign_proc:
-            return 'proc'
-        return 'netlink' if sys.platform.startswith('linux') else 'psutil'
-    if backend == 'psutil' and netns:
+        chosen = 'proc' if foreign_proc else 'netlink' if sys.platform.startswith('linux') else 'psutil'
+    else:
+        chosen = backend
+    if chosen == 'psutil' and netns:
         raise GatherError('netns needs the netlink or proc backend; psutil cannot enter network namespaces')
-    return backend
+    if chosen == 'proc' or foreign_proc:
+        # A missing tree, a file, a FIFO or a symbolic link loop is refused here, by name, before anything reads it.
+        try:
+            _summary.net_directory(proc_root or '/proc')
+        except ValueError as exc:
+            raise GatherError(str(exc)) from exc
+    return chosen
 
 
 def _read(plan):
     """Read every table of the plan in the current network namespace; a dict (it may cross a process boundary)."""
     backend, tables, explicit, states, flt = plan['backend'], plan['tables'], plan['explicit'], plan['states'], plan['filter']
+    if flt is not None:
+        flt = _parse_filter(flt, tables)     # its device words read here, as ss run in this namespace reads them
     ephemeral_range = None
     if backend != 'psutil':
         # The namespace's (or the /proc tree's) own range: `autobound` is judged with it, as ss run there would.
@@ -86,9 +96,17 @@ def _read(plan):
 
 
 def _parse_filter(filter_text, table_list):
-    """The parsed filter. The filter language (about 15 ms of imports) is loaded only by runs that have one."""
+    """The parsed filter. The filter language (about 15 ms of imports) is loaded only by runs that have one.
+
+    Given the parsed filter instead of its text (in _read, in each network namespace read), the same filter with
+    its device words read in that namespace, as ss run there reads them: a device it does not have is refused,
+    naming the namespace, rather than read as "no sockets"."""
     from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
     try:
+        if isinstance(filter_text, _ssfilter.SSFilter):
+            # Inside call_in's child _netns is loaded and knows the namespace entered; otherwise it is the host's own.
+            netns = sys.modules.get(__name__.rpartition('.')[0] + '._netns')
+            return filter_text.bind_devices(netns.entered() if netns is not None else None)
         return _ssfilter.parse(filter_text, tables=table_list)
     except _ssfilter.FilterError as exc:
         raise GatherError(str(exc)) from exc
@@ -101,16 +119,18 @@ def _netns_module():
 
 
 def _namespaces(netns, proc_root):
-    """[(label or None, Namespace or None)]: the module's own namespace is (None, None)."""
-    if not netns:
+    """[(label or None, Namespace or None)]: the module's own namespace is (None, None). netns is the option as
+    given (typed raw): a value of another type than a string or a list of strings is a GatherError naming it."""
+    if netns is None or (isinstance(netns, list) and not netns):
         return [(None, None)], []
     _netns = _netns_module()
-    specs = [netns] if isinstance(netns, str) else list(netns)
-    everything = any(str(spec).strip() == 'all' for spec in specs)
     try:
-        found, problems = _netns.resolve(specs if len(specs) > 1 else specs[0], proc_root=proc_root)
+        specs = _netns.option_items(netns)
+        found, problems = _netns.resolve(specs, proc_root=proc_root)
     except ValueError as exc:
-        raise GatherError('netns: %s' % exc) from exc
+        message = str(exc)
+        raise GatherError(message if message.startswith('netns: ') else 'netns: %s' % message) from exc
+    everything = 'all' in specs
     targets = [(None, None)] if everything else []
     targets.extend((namespace.label, namespace) for namespace in found)
     return targets, problems
@@ -175,8 +195,10 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
         if ephemeral_range is None:
             ephemeral_range = result.get('ephemeral_range')
 
+    owners_visible = _owners_of(records, processes, chosen, proc_root, reasons, notes)
     if processes and chosen != 'psutil':
-        _attach_owners(records, proc_root, reasons, notes)
+        records = _without_closed(records, plan, targets, notes)
+    owners_unknown = _owners_unknown(records, reasons)
 
     records.sort(key=_records.sort_key)
     facts = {
@@ -195,6 +217,10 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
             'netns': labels,
             # The range `autobound` checks ports against (ss_filter uses it on the controller).
             'ephemeral_range': ephemeral_range,
+            # Whether every process that may own a socket was in sight (None: owners not gathered), and how many
+            # records have no owner, by owner_unknown reason (docs/socket_facts.md).
+            'owners_visible': owners_visible,
+            'owners_unknown': owners_unknown,
             'count': len(records),
             'elapsed_ms': round((time.monotonic() - started) * 1000.0, 1),
         },
@@ -204,16 +230,114 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
     return facts
 
 
+_MAY_LISTEN = ('LISTEN', 'UNCONN')     # a cheap test before _listening.is_listening, at 100k records
+
+
+def _kernel_held(record):
+    """No process holds it: inode 0 (TIME-WAIT, a connection not yet accepted, nfsd's listeners), or a netlink
+    socket with portid 0 (the kernel's own; ss prints `kernel`)."""
+    return record['inode'] == 0 or (record['family'] == 'netlink' and record['local_port'] == 0)
+
+
+def _owners_of(records, processes, chosen, proc_root, reasons, notes):
+    """Set every record's processes and owner_unknown; returns socket_meta.owners_visible."""
+    if not processes:
+        for record in records:
+            record['owner_unknown'] = 'kernel' if record['inode'] is not None and _kernel_held(record) else 'not_gathered'
+        return None
+    if chosen == 'psutil':
+        # psutil's records come with their owners and owner_unknown; what hides processes is judged as for /proc.
+        problems = _owners.visibility_problems() if sys.platform.startswith('linux') else []
+        return not problems and (not hasattr(os, 'geteuid') or os.geteuid() == 0)
+    return _attach_owners(records, proc_root, reasons, notes)
+
+
 def _attach_owners(records, proc_root, reasons, notes):
-    """One /proc walk for every namespace's sockets: socket inodes are unique across namespaces."""
-    owners, problems = _owners.find_owners(set(r['inode'] for r in records if r['inode']), proc_root=proc_root)
+    """One /proc walk for every namespace's sockets: socket inodes are unique across namespaces. Listening sockets
+    left without an owner get a second look (_owners.find_owners). Returns whether every process was in sight."""
+    listening = [r['inode'] for r in records if r['state'] in _MAY_LISTEN and r['inode'] and _listening.is_listening(r)]
+    owners, problems = _owners.find_owners(set(r['inode'] for r in records if r['inode']), proc_root=proc_root,
+                                           look_again=listening)
+    unseen = 'not_visible' if problems else 'exited'
     unowned = 0
     for record in records:
-        record['processes'] = owners.get(record['inode'], []) if record['inode'] else []
-        unowned += bool(record['inode'] and not record['processes'])
+        found = owners.get(record['inode']) if record['inode'] else None
+        if found:
+            record['processes'] = found     # owner_unknown stays None, as every reader leaves it
+            continue
+        record['processes'] = []
+        if _kernel_held(record):
+            record['owner_unknown'] = 'kernel'
+        else:
+            record['owner_unknown'] = unseen
+            unowned += 1
     if unowned:
         reasons.extend(problems)
     else:
         # Unreadable processes matter only if they could own a socket returned here; every one has an owner.
         notes.extend('every socket returned has a known owner, so this does not affect these facts: ' + problem
                      for problem in problems)
+    return not problems
+
+
+def _without_closed(records, plan, targets, notes):
+    """The records less the listening sockets that no process was seen to hold and that the kernel no longer lists
+    either: they closed during the walk (their owner exited), so they are not open now. One more dump of the
+    listening states, only when there are such sockets; a listener still listed stays, with its owner_unknown, and
+    makes the facts incomplete (_owners_unknown)."""
+    exited = {}
+    for record in records:
+        if record['owner_unknown'] in _UNKNOWN_WORDS and _listening.is_listening(record):
+            exited.setdefault(record['netns'], set()).add(record['inode'])
+    if not exited:
+        return records
+    closed = set()
+    for label, namespace in targets:
+        wanted = exited.get(label)
+        if not wanted:
+            continue
+        tables = [table for table in plan['tables'] if table in _tables.INET_PROTOCOLS]
+        again = dict(plan, tables=tables, states=LISTENING_STATES, filter=None, summary=False)
+        try:
+            if namespace is None:
+                result = _read(again)
+            else:
+                result = _netns_module().call_in(namespace, _read, again)
+        except (ValueError, OSError, _sockdiag.SockDiagError):
+            continue     # not known to be closed: the sockets stay, and the facts say their owner is unknown
+        listed = set(record['inode'] for record in result['records'])
+        closed.update((label, inode) for inode in wanted if inode not in listed)
+    if not closed:
+        return records
+    notes.append('%d listening socket%s closed during the owner walk (no process held %s, and the kernel no longer '
+                 'lists %s): left out' % (len(closed), '' if len(closed) == 1 else 's',
+                                          'it' if len(closed) == 1 else 'them', 'it' if len(closed) == 1 else 'them'))
+    return [record for record in records
+            if record['owner_unknown'] not in _UNKNOWN_WORDS or (record['netns'], record['inode']) not in closed]
+
+
+# How incomplete_reasons says why listening sockets have no owner (owner_unknown values, docs/records.md).
+_UNKNOWN_WORDS = {
+    'not_visible': 'not visible to the module',
+    'exited': 'no process held it on either look (the owner exited or changed pid during the walk)',
+}
+
+
+def _owners_unknown(records, reasons):
+    """socket_meta.owners_unknown ({owner_unknown: count}). Listening sockets with no owner make the facts incomplete,
+    unless the kernel holds them or the caller left owners out (processes: false, owners_visible null)."""
+    counts = {}
+    listening = {}
+    for record in records:
+        reason = record['owner_unknown']
+        if reason is None:
+            continue
+        counts[reason] = counts.get(reason, 0) + 1
+        if reason in _UNKNOWN_WORDS and _listening.is_listening(record):
+            listening[reason] = listening.get(reason, 0) + 1
+    if listening:
+        total = sum(listening.values())
+        reasons.append('%s no owner (owner_unknown): %s' % (
+            '1 listening socket shows' if total == 1 else '%d listening sockets show' % total,
+            '; '.join('%d %s' % (count, _UNKNOWN_WORDS[reason]) for reason, count in sorted(listening.items()))))
+    return counts

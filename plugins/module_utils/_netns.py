@@ -10,6 +10,7 @@ import ctypes
 import errno
 import fcntl
 import gc
+import json
 import os
 import pickle
 import select
@@ -28,6 +29,8 @@ READ_CHUNK = 1 << 20
 TIMEOUT_SECONDS = 120.0
 _PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 _OWN_NAMESPACE = '/proc/self/ns/net'
+# In call_in's child: the label of the namespace it entered (see entered()).
+_ENTERED = []
 
 
 class NamespaceError(OSError):
@@ -236,6 +239,59 @@ class _Resolver(object):
         self.add(_identity(stat_result), _pid_label(path) or item, path)
 
 
+OPTION_SHAPE = 'expected a namespace name, a path, "all" or a list of them'
+_KINDS = ((bool, 'a boolean'), (int, 'an integer'), (float, 'a number'), (bytes, 'bytes'), (dict, 'a mapping'),
+          ((list, tuple), 'a list'), (str, 'a string'))
+
+
+def _shown_value(value):
+    """A value as YAML/JSON writes it, cut short: what a message about the option quotes."""
+    try:
+        text = json.dumps(value, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:60] + '... (%d characters)' % len(text)
+
+
+def _kind(value):
+    for types, name in _KINDS:
+        if isinstance(value, types):
+            return name
+    return 'a %s' % type(value).__name__
+
+
+def option_items(value):
+    """The netns option's value as a list of namespace names and paths (stripped), [] for None or an empty list.
+
+    The option is typed raw (a string or a list of strings); anything else raises ValueError with a message that
+    names the option, the value and its type, never a Python error about the value."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ValueError('netns: %s; got %s (%s)' % (OPTION_SHAPE, _kind(value), _shown_value(value)))
+    found = []
+    for number, item in enumerate(items, 1):
+        where = 'got' if items is not value else 'item %d of the list is' % number
+        if item is None:
+            raise ValueError('netns: %s; %s null' % (OPTION_SHAPE, where))
+        if not isinstance(item, str):
+            raise ValueError('netns: %s; %s %s (%s)' % (OPTION_SHAPE, where, _kind(item), _shown_value(item)))
+        if not item.strip():
+            raise ValueError('netns: %s; %s %s' % (OPTION_SHAPE, where, "an empty string ('')" if not item else
+                                                   'a string of blanks (%s)' % _shown_value(item)))
+        if '\0' in item:
+            raise ValueError('netns: %s; %s a string with a NUL character (%s)' % (OPTION_SHAPE, where, _shown_value(item)))
+        found.append(item.strip())
+    return found
+
+
+def entered():
+    """The label of the network namespace this process entered through call_in (in call_in's child, for func);
+    None in any other process, which is in its own namespace."""
+    return _ENTERED[0] if _ENTERED else None
+
+
 def resolve(spec, proc_root='/proc', run_dir='/run/netns'):
     """spec: a name from `ip netns` (a file in run_dir), a path (/run/netns/x, /proc/PID/ns/net), a list of them,
     or 'all' (every named namespace plus every distinct namespace held by a process, labelled with its name when
@@ -247,16 +303,9 @@ def resolve(spec, proc_root='/proc', run_dir='/run/netns'):
     processes when not root, a name without a namespace). A name or path that does not exist is a ValueError
     naming it.
     """
-    if spec is None:
-        return [], []
-    items = [spec] if isinstance(spec, str) else spec
-    if not isinstance(items, (list, tuple)):
-        raise ValueError('netns: expected a name, a path, a list of them or "all", not %r' % (spec,))
+    items = option_items(spec)
     resolver = _Resolver(proc_root, run_dir)
     for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError('netns: %r is not a namespace name or path' % (item,))
-        item = item.strip()
         if item == 'all':
             resolver.add_all()
         else:
@@ -473,6 +522,7 @@ def call_in(namespace, func, *args, **kwargs):
                 raise NamespaceError(exc.errno, 'network namespace %s: cannot start a helper process: %s'
                                      % (namespace.label, exc.strerror)) from exc
             if pid == 0:
+                _ENTERED[:] = [namespace.label]
                 _child(ns_fd, read_fd, write_fd, setns, func, args, kwargs)
             os.close(write_fd)
             write_fd = None

@@ -2,35 +2,49 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets: socket inode -> owning processes, from one walk of /proc/PID/fd."""
+"""Private to netaudit.sockets: socket inode -> owning processes, from a walk of /proc/PID/fd, and whether that walk
+can see every process."""
 
 from __future__ import annotations
 
 import errno
 import os
+import time
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _bounded
 
 _SOCKET_LINK_PREFIX = 'socket:['
 # errno values that mean "the process (or the fd) went away while we looked": not incompleteness.
 _VANISHED = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
+# The initial PID namespace has a fixed inode on every kernel (PROC_PID_INIT_INO, 0xEFFFFFFC): a /proc whose pid 1
+# is in another one shows a container's processes only. Tests that create a PID namespace name theirs here.
+INITIAL_PID_NAMESPACE = 0xEFFFFFFC
+# The second look at listening sockets left without an owner (a process that forks and exits keeps escaping a
+# walk that lists the pids first): this many more looks, this far apart, within a budget of this many times the
+# first walk's duration (at least LOOK_AGAIN_MIN_BUDGET seconds, at most LOOK_AGAIN_MAX_BUDGET).
+LOOK_AGAIN_LOOKS = 2
+LOOK_AGAIN_PAUSE = 0.02
+LOOK_AGAIN_BUDGET_FACTOR = 2.0
+LOOK_AGAIN_MIN_BUDGET = 0.05
+LOOK_AGAIN_MAX_BUDGET = 2.0
 
 
 def _process_name(pid_dir):
     """The command name: /proc/PID/comm, else the text between the parentheses of /proc/PID/stat.
 
-    Returns None when the process has gone. Undecodable bytes are kept visible as backslash escapes.
+    Returns None when the process has gone. Undecodable bytes are kept visible as backslash escapes. Both files are
+    read through the bounded reader: in a foreign proc_root either may be a FIFO, a device or a huge file.
     """
     try:
-        with open(os.path.join(pid_dir, 'comm'), 'rb') as handle:
-            raw = handle.read()
+        raw = _bounded.read_bytes(os.path.join(pid_dir, 'comm'), _bounded.SMALL_LIMIT)
         if raw.endswith(b'\n'):
             raw = raw[:-1]
         return raw.decode('utf-8', 'backslashreplace')
-    except OSError:
-        pass    # no comm (an old kernel, a copied /proc tree) or the process is gone: stat tells which
+    except _bounded.BoundedReadError:
+        pass    # no comm (an old kernel, a copied /proc tree), not a file, or the process is gone: stat tells which
     try:
-        with open(os.path.join(pid_dir, 'stat'), 'rb') as handle:
-            raw = handle.read()
-    except OSError as exc:
+        raw = _bounded.read_bytes(os.path.join(pid_dir, 'stat'), _bounded.SMALL_LIMIT)
+    except _bounded.BoundedReadError as exc:
         if exc.errno in _VANISHED:
             return None
         return '?'
@@ -42,23 +56,79 @@ def _process_name(pid_dir):
 
 
 def _hidepid(proc_root, mountinfo='/proc/self/mountinfo'):
-    """The hidepid= mount option of proc_root when it hides other users' processes, else None."""
+    """The hidepid= mount option of proc_root when it hides processes from this module, else None.
+
+    A module in the mount's gid= group is exempt (the kernel shows it every process). Root is not: the kernel hides
+    every process that root may not ptrace (a security module can forbid it), and a hidden process cannot even be
+    counted, so hidepid=invisible or ptraceable is a limit for root too; hidepid=noaccess only denies the fd
+    directories, which the walk counts.
+    """
     try:
         with open(mountinfo, 'rb') as handle:
-            lines = handle.read().decode('utf-8', 'replace').splitlines()
+            lines = handle.read(1 << 22).decode('utf-8', 'replace').splitlines()
     except OSError:
         return None
     target = os.path.realpath(proc_root)
-    found = None
+    found = gid = None
     for line in lines:     # the last mount on the path is the one in effect
         fields = line.split()
         if len(fields) < 10 or fields[4] != target or ' - proc ' not in line:
             continue
-        found = None
+        found = gid = None
         for option in line.split(' - ', 1)[1].split()[-1].split(','):
             if option.startswith('hidepid=') and option[8:] not in ('0', 'off'):
                 found = option
+            elif option.startswith('gid=') and option[4:].isdigit():
+                gid = int(option[4:])
+    if found is None or (gid is not None and (gid == os.getegid() or gid in os.getgroups())):
+        return None
+    if os.geteuid() == 0 and found[8:] in ('1', 'noaccess'):
+        return None
     return found
+
+
+def _namespace_inode(link):
+    """N of a pid:[N] namespace link, None when it cannot be read (not ours to read, or not a live /proc)."""
+    try:
+        target = os.readlink(link)
+    except (OSError, ValueError):
+        return None
+    if not (target.startswith('pid:[') and target.endswith(']') and target[5:-1].isdigit()):
+        return None
+    return int(target[5:-1])
+
+
+def _pid_namespace(proc_root):
+    """A problem when proc_root shows the processes of a PID namespace other than the initial one, else None.
+
+    The tree's pid 1 tells its namespace (root can read that link). Otherwise, for this machine's own /proc, the
+    module's namespace: the /proc it mounted is its own. A foreign tree whose pid 1 says nothing is not judged.
+    """
+    inode = _namespace_inode(os.path.join(proc_root, '1', 'ns', 'pid'))
+    own = os.path.realpath(proc_root) == '/proc'
+    if inode is None and own:
+        inode = _namespace_inode('/proc/self/ns/pid')
+        if inode is None:
+            return ('the PID namespace of %s could not be read, so processes outside it may hold sockets that show '
+                    'no owner' % proc_root)
+    if inode is None or inode == INITIAL_PID_NAMESPACE:
+        return None
+    return ('%s shows the processes of a PID namespace other than the initial one (pid:[%d], a container or '
+            'unshare): the processes outside it are invisible, so their sockets show no owner' % (proc_root, inode))
+
+
+def visibility_problems(proc_root: str = '/proc') -> 'list[str]':
+    """What keeps processes out of sight in proc_root, whatever the walk finds: a PID namespace, hidepid."""
+    problems = []
+    namespace = _pid_namespace(proc_root)
+    if namespace:
+        problems.append(namespace)
+    hidepid = _hidepid(proc_root)
+    if hidepid:
+        who = 'other users' if os.geteuid() != 0 else 'processes the module may not trace'
+        problems.append('%s is mounted with %s: the processes of %s are invisible, so their sockets '
+                        'show no owner' % (proc_root, hidepid, who))
+    return problems
 
 
 def _fd_of(match):
@@ -86,20 +156,30 @@ def _scan_fds(fd_dir, wanted):
     return found
 
 
-def find_owners(inodes, proc_root='/proc'):
-    """inodes: a set of ints. Returns (owners, problems): owners = {inode: [{'name': str, 'pid': int, 'fd': int}, ...]}
-    sorted by pid then fd; problems = list of human-readable strings, e.g. 'not root: the file descriptors of 37
-    processes owned by other users could not be read (permission denied), so their sockets show no owner'.
-    Processes that vanish during the walk are skipped silently (that is not incompleteness)."""
-    wanted = set(inode for inode in inodes if inode)
-    if not wanted:
-        return {}, []
+def _list_pids(proc_root):
     try:
-        # In pid order, each process's fds in fd order: every inode's owners come out sorted without a sort of
-        # them all (at 100k sockets that sort and its keys cost 15 MB).
-        pid_entries = sorted((entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()), key=int)
+        return [entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()]
     except OSError as exc:
         raise ValueError('cannot list the process directory %s: %s' % (proc_root, exc.strerror or exc)) from exc
+
+
+def find_owners(inodes, proc_root: str = '/proc', look_again=()) -> 'tuple[dict, list[str]]':
+    """inodes: a set of ints. Returns (owners, problems): owners = {inode: [{'name': str, 'pid': int, 'fd': int}, ...]}
+    sorted by pid then fd; problems = list of human-readable strings, each a reason why some process may be out of
+    sight (not root, hidepid, a PID namespace other than the initial one, unreadable descriptors), e.g. 'not root:
+    the file descriptors of 37 processes owned by other users could not be read (permission denied), so their
+    sockets show no owner'. No problem: the walk saw every process.
+
+    look_again: inodes (listening sockets) that deserve a second, bounded look when the walk finds no owner for
+    them (see LOOK_AGAIN_*). Processes that vanish during the walk are skipped silently (that is not
+    incompleteness; an inode that stays without an owner is reported by the caller)."""
+    wanted = set(inode for inode in inodes if inode)
+    if not wanted:
+        return {}, visibility_problems(proc_root)
+    started = time.monotonic()
+    # In pid order, each process's fds in fd order: every inode's owners come out sorted without a sort of
+    # them all (at 100k sockets that sort and its keys cost 15 MB).
+    pid_entries = sorted(_list_pids(proc_root), key=int)
     if not pid_entries:
         # A /proc tree without processes (a capture of /proc/net alone): not a machine where nothing owns a socket.
         return {}, ['%s holds no process directories, so no socket shows an owner' % proc_root]
@@ -126,7 +206,55 @@ def find_owners(inodes, proc_root='/proc'):
         matches.sort(key=_fd_of)
         for inode, fd in matches:
             owners.setdefault(inode, []).append({'name': name, 'pid': pid, 'fd': fd})
+    missing = set(inode for inode in look_again if inode in wanted and inode not in owners)
+    if missing:
+        walk = time.monotonic() - started
+        budget = min(max(LOOK_AGAIN_MIN_BUDGET, LOOK_AGAIN_BUDGET_FACTOR * walk), LOOK_AGAIN_MAX_BUDGET)
+        owners.update(_look_again(missing, proc_root, time.monotonic() + budget + LOOK_AGAIN_PAUSE * (LOOK_AGAIN_LOOKS - 1)))
     return owners, _problems(proc_root, denied) + failures
+
+
+def _look_again(missing, proc_root, deadline):
+    """{inode: owners} of the missing inodes, from up to LOOK_AGAIN_LOOKS fresh walks until the deadline.
+
+    Each walk lists the pids again and goes newest first: a process that forked after the first listing (the child
+    keeps the socket, the parent exits) has the newest pid, and is read a moment after the listing that shows it.
+    """
+    found = {}
+    for look in range(LOOK_AGAIN_LOOKS):
+        if look:
+            time.sleep(max(0.0, min(LOOK_AGAIN_PAUSE, deadline - time.monotonic())))
+        if not missing or time.monotonic() >= deadline:
+            break
+        try:
+            pid_entries = sorted(_list_pids(proc_root), key=int, reverse=True)
+        except ValueError:
+            break
+        this_look = {}
+        for pid_name in pid_entries:
+            if time.monotonic() >= deadline:
+                break
+            pid_dir = os.path.join(proc_root, pid_name)
+            try:
+                matches = _scan_fds(os.path.join(pid_dir, 'fd'), missing)
+            except OSError:
+                continue    # unreadable ones were counted by the first walk
+            if not matches:
+                continue
+            name = _process_name(pid_dir)
+            if name is None:
+                continue
+            for inode, fd in matches:
+                this_look.setdefault(inode, []).append({'name': name, 'pid': int(pid_name), 'fd': fd})
+        for inode, entries in this_look.items():
+            entries.sort(key=_pid_then_fd)
+            found[inode] = entries
+        missing = missing - set(this_look)
+    return found
+
+
+def _pid_then_fd(owner):
+    return owner['pid'], owner['fd']
 
 
 def _processes(count):
@@ -134,19 +262,13 @@ def _processes(count):
 
 
 def _problems(proc_root, denied):
-    problems = []
-    not_root = os.geteuid() != 0
+    problems = visibility_problems(proc_root)
     if denied:
-        if not_root:
+        if os.geteuid() != 0:
             problems.append('not root: the file descriptors of %s owned by other users could not be read '
                             '(permission denied), so their sockets show no owner' % _processes(denied))
         else:
             problems.append('the file descriptors of %s could not be read although running as root '
                             '(permission denied: a restricted %s, no CAP_SYS_PTRACE, or a process changing its '
                             'credentials), so their sockets show no owner' % (_processes(denied), proc_root))
-    if not_root:
-        hidepid = _hidepid(proc_root)
-        if hidepid:
-            problems.append('%s is mounted with %s: the processes of other users are invisible, so their sockets '
-                            'show no owner' % (proc_root, hidepid))
     return problems

@@ -12,7 +12,10 @@ import socket
 import struct
 import sys
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import inet_address_text, no_cycle_collection, state_name, user_namer
+from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import (SMALL_LIMIT, TABLE_LIMIT, TABLE_LINE_LIMIT, BoundedReadError, host_name,
+                                                                              host_text, read_bytes, read_text)
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import (ALL_STATES, inet_address_text, no_cycle_collection, state_name,
+                                                                              user_namer)
 from ansible_collections.netaudit.sockets.plugins.module_utils._summary import net_directory
 
 TABLES = ('tcp', 'udp', 'raw', 'unix', 'packet', 'netlink')
@@ -86,7 +89,6 @@ _INET_LINES = {
 }
 _INET_LAYOUT = 'sl: LOCAL:PORT REMOTE:PORT st tx_queue:rx_queue tr:when retrnsmt uid timeout inode'
 # Num: RefCount Protocol Flags Type St Inode [Path]; the path follows one space and may hold spaces.
-_UNIX_LINE = re.compile(r'^%s+: %s+ %s+ (%s+) (%s+) (%s+) +(\d+)(?: (.*))?$' % ((_HEX,) * 6), re.M)
 _UNIX_LAYOUT = 'Num: RefCount Protocol Flags Type St Inode [Path]'
 _PACKET_LINE = re.compile(r'^%s+ +\d+ +(\d+) +(%s+) +(\d+) +\d+ +(\d+) +(\d+) +(\d+)(?!\S)' % (_HEX, _HEX), re.M)
 _PACKET_LAYOUT = 'sk RefCnt Type Proto Iface R Rmem User Inode'
@@ -177,32 +179,180 @@ def parse_inet(text, netid, family, source='net/tcp', problems=None, user_name=N
                 'peer_address': peer_text, 'peer_port': int(rport, 16),
                 'interface': None, 'v6only': None, 'recv_q': int(recv_q, 16),
                 'send_q': int(send_q, 16) if listen_send_q or state != 'LISTEN' else None,
-                'inode': int(inode), 'uid': owner[0], 'user': owner[1], 'processes': [], 'netns': None,
+                'inode': int(inode), 'uid': owner[0], 'user': owner[1], 'processes': [], 'owner_unknown': None, 'netns': None,
                 'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': None,
             })
     return records
 
 
+# A /proc/net/unix record line, as af_unix.c unix_seq_show prints it: "%pK: %08X %08X %08X %04X %02X %5lu", then
+# " " and the socket's name when it has one. The name's bytes are printed raw, so a name can hold a newline and
+# what follows it can look like a record line (docs/records.md, "Unix socket names with newlines").
+_UNIX_RECORD = re.compile(rb'([0-9A-Fa-f]+): [0-9A-Fa-f]{8} [0-9A-Fa-f]{8} ([0-9A-Fa-f]{8}) ([0-9A-Fa-f]{4}) '
+                          rb'([0-9A-Fa-f]{2}) ( *[0-9]+)(?: (.*))?\Z', re.S)
+# sun_path holds 108 bytes: a pathname of up to 108 (with no NUL) or '@' and 107 more for an abstract name, so the
+# kernel never prints a name longer than this.
+UNIX_NAME_MAX = 108
+# The pointer the kernel prints first is as wide as a pointer of the host that printed it.
+_POINTER_DIGITS = struct.calcsize('P') * 2
+_UNIX_COUNTED = ('UNIX', 'UNIX-STREAM')     # /proc/net/protocols rows of the unix sockets (dgram+seqpacket, stream)
+_COUNT_TRIES = 3
+
+
 def _unix_name(raw):
     """The Path column as text; the kernel already writes abstract names as '@' + name with every NUL as '@'."""
-    try:
-        raw.encode('utf-8')
-        return raw
-    except UnicodeEncodeError:
-        # Bytes that are not UTF-8 (kept as surrogates while parsing) become \\xNN escapes: facts are JSON text.
-        return raw.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+    return host_text(bytes(raw))
 
 
-def parse_unix(text, source='net/unix', problems=None):
-    """Records from the text of /proc/net/unix. Sockets without an inode (connections not accepted yet) are left
-    out, as the kernel's netlink diag leaves them out."""
+class _UnixLine(object):
+    """One record line of /proc/net/unix and the lines that continue its name."""
+
+    __slots__ = ('number', 'fields', 'text', 'name', 'candidate')
+
+    def __init__(self, number, fields, line, name):
+        self.number = number
+        self.fields = fields
+        self.text = line          # the line and its continuation lines, as they would read inside a name
+        self.name = name          # bytes, or None for a socket without a name
+        self.candidate = False    # it could be part of the name of the record before it
+
+
+def _unix_record_match(line, width):
+    match = _UNIX_RECORD.match(line)
+    if match is None or len(match.group(1)) != width:
+        return None
+    inode = match.group(5)
+    digits = inode.lstrip(b' ')
+    if len(inode) != max(5, len(digits)):     # %5lu: padded to 5, never more
+        return None
+    return match
+
+
+def split_unix(data, source='net/unix', problems=None, width=None):
+    """The record lines of /proc/net/unix bytes ([_UnixLine]) with the lines that continue a name attached to it.
+    A line that is not a record continues the name of the line before it. A record line that could also be the
+    end of the name before it (the name is short enough to hold it) is marked `candidate`; one that cannot
+    continue its own record (no name) but is followed by a continuation line must be part of the name before it,
+    and is joined to it."""
     problems = [] if problems is None else problems
-    if text.startswith('Peer'):
-        problems.append('%s: the "Peer ..." layout of Linux 2.4 is not supported; no unix sockets were read' % source)
-        return []
+    lines = data.split(b'\n')
+    if lines and lines[-1] == b'':
+        lines.pop()
+    if width is None:
+        width = _POINTER_DIGITS
+        body = lines[1:]
+        if body and not any(_unix_record_match(line, width) for line in body[:64]):
+            # A tree printed by a host with other pointers (a capture from a 32-bit host).
+            other = 8 if width == 16 else 16
+            if any(_unix_record_match(line, other) for line in body[:64]):
+                width = other
+    entries = []
+    bad = 0
+    for number, line in enumerate(lines, 1):
+        if number == 1 and line.startswith(b'Num '):
+            continue
+        match = _unix_record_match(line, width)
+        if match is not None:
+            entry = _UnixLine(number, match.groups()[1:5], line, match.group(6))
+            if entries:
+                before = entries[-1]
+                entry.candidate = before.name is not None and len(before.name) + 1 + len(line) <= UNIX_NAME_MAX
+            entries.append(entry)
+            continue
+        if entries:
+            last = entries[-1]
+            if last.name is not None and len(last.name) + 1 + len(line) <= UNIX_NAME_MAX:
+                last.name += b'\n' + line
+                last.text += b'\n' + line
+                continue
+            if last.candidate and len(entries[-2].name) + 2 + len(last.text) + len(line) <= UNIX_NAME_MAX:
+                # A record without a name has nothing to continue: that line and this one are the name before it.
+                entries.pop()
+                entries[-1].name += b'\n' + last.text + b'\n' + line
+                entries[-1].text += b'\n' + last.text + b'\n' + line
+                continue
+        if (number > 1 or entries) and line.strip():
+            bad += 1
+            if bad <= _MAX_PROBLEMS_PER_FILE:
+                shown = host_text(line if len(line) <= 120 else line[:117] + b'...')
+                problems.append('%s line %d: malformed, skipped (expected "%s"): %r' % (source, number, _UNIX_LAYOUT, shown))
+    if bad > _MAX_PROBLEMS_PER_FILE:
+        problems.append('%s: %d more malformed lines skipped' % (source, bad - _MAX_PROBLEMS_PER_FILE))
+    return entries
+
+
+def _still_fits(before, entry):
+    return before.name is not None and len(before.name) + 1 + len(entry.text) <= UNIX_NAME_MAX
+
+
+def resolve_unix(entries, count=None, names=None, source='net/unix', problems=None):
+    """The entries that are sockets: candidates (see split_unix) judged by the netlink names (names: {inode: name
+    text} from unix_diag, when the tree is this namespace's /proc) and then by the kernel's count of unix sockets
+    (count: from net/protocols, or None). A candidate that cannot be judged is left out and problems say so."""
+    problems = [] if problems is None else problems
+    kept, open_ = [], []
+    for entry in entries:
+        if entry.candidate and kept and _still_fits(kept[-1], entry):
+            before = kept[-1]
+            known = names.get(int(before.fields[3])) if names and int(before.fields[3]) else None
+            if known is not None and known == _unix_name(before.name):
+                entry.candidate = False
+            elif known is not None and known == _unix_name(before.name + b'\n' + entry.text):
+                before.name += b'\n' + entry.text
+                continue
+            else:
+                open_.append(entry)
+        else:
+            entry.candidate = False
+        kept.append(entry)
+    if not open_:
+        return kept
+    if count is not None and len(kept) <= count:
+        # Every socket the file lists is counted (counts include sockets closed but not yet freed): with no more
+        # lines than sockets, nothing shows that a line was forged.
+        for entry in open_:
+            entry.candidate = False
+        return kept
+    if count is not None and len(kept) - count == len(open_):
+        # At least len(kept) - count lines are not sockets, and only these could be: all of them are names.
+        result = []
+        for entry in kept:
+            if not entry.candidate:
+                result.append(entry)
+            elif _still_fits(result[-1], entry):
+                result[-1].name += b'\n' + entry.text
+            else:
+                break
+        else:
+            return result
+    if count is None:
+        why = 'the kernel\'s count of unix sockets (net/protocols) could not be read'
+    else:
+        why = 'the kernel counts %d unix sockets and the file shows %d lines' % (count, len(kept))
+    problems.append('%s: %d line%s could not be attributed: each could be a socket or the end of the name of the socket '
+                    'listed before it (a name can hold a newline), and %s; %s left out (line%s %s)'
+                    % (source, len(open_), '' if len(open_) == 1 else 's', why, 'it was' if len(open_) == 1 else 'they were',
+                       '' if len(open_) == 1 else 's', ', '.join(str(entry.number) for entry in open_[:10])
+                       + (', ...' if len(open_) > 10 else '')))
+    return [entry for entry in kept if not entry.candidate]
+
+
+def parse_unix(text, source='net/unix', problems=None, count=None, names=None):
+    """Records from the text (bytes, or str; or the lines split_unix made of it) of /proc/net/unix. Sockets without an inode (connections not accepted
+    yet) are left out, as the kernel's netlink diag leaves them out. count and names: see resolve_unix."""
+    problems = [] if problems is None else problems
+    if isinstance(text, list):
+        entries = text      # split_unix's lines already
+    else:
+        data = text.encode('utf-8', 'surrogateescape') if isinstance(text, str) else text
+        if data.startswith(b'Peer'):
+            problems.append('%s: the "Peer ..." layout of Linux 2.4 is not supported; no unix sockets were read' % source)
+            return []
+        entries = split_unix(data, source, problems)
     records = []
     with no_cycle_collection():
-        for flags, kind, status, inode, path in _rows(_UNIX_LINE, text, _UNIX_LAYOUT, source, problems):
+        for entry in resolve_unix(entries, count, names, source, problems):
+            flags, kind, status, inode = entry.fields
             inode = int(inode)
             if not inode:
                 continue
@@ -210,13 +360,28 @@ def parse_unix(text, source='net/unix', problems=None):
             records.append({
                 'netid': _UNIX_NETIDS.get(int(kind, 16), 'u_dgr'),
                 'state': 'LISTEN' if int(flags, 16) & _UNIX_LISTENING else _UNIX_STATES.get(status, state_name(status)),
-                'family': 'unix', 'local_address': _unix_name(path or ''), 'local_port': None,
+                'family': 'unix', 'local_address': _unix_name(entry.name or b''), 'local_port': None,
                 'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None,
                 'recv_q': None, 'send_q': None, 'inode': inode, 'uid': None, 'user': None,
-                'processes': [], 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+                'processes': [], 'owner_unknown': None, 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
                 '_ifindex': 0,
             })
     return records
+
+
+def parse_unix_count(text):
+    """The number of unix sockets of the namespace from /proc/net/protocols text (the `sockets` column of its UNIX
+    and UNIX-STREAM rows), or None when it has no such row."""
+    lines = text.split('\n')
+    header = lines[0].split() if lines else []
+    if len(header) < 3 or header[2] != 'sockets':
+        return None
+    total = None
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] in _UNIX_COUNTED and fields[2].isdigit():
+            total = (total or 0) + int(fields[2])
+    return total
 
 
 def ethertype_text(protocol):
@@ -238,7 +403,7 @@ def parse_packet(text, source='net/packet', problems=None, user_name=None, inter
             'interface': interface_name(ifindex) if ifindex else None, 'v6only': None,
             # ss shows packet sockets' Send-Q as 0 on either path.
             'recv_q': int(rmem), 'send_q': 0, 'inode': int(inode), 'uid': uid, 'user': user_name(uid),
-            'processes': [], 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+            'processes': [], 'owner_unknown': None, 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
             '_ifindex': ifindex,
         })
     return records
@@ -259,7 +424,7 @@ def parse_netlink(text, source='net/netlink', problems=None):
             'local_address': str(int(protocol)), 'local_port': portid - (1 << 32) if portid >> 31 else portid,
             'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None,
             'recv_q': int(rmem), 'send_q': int(wmem), 'inode': int(inode), 'uid': None, 'user': None,
-            'processes': [], 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+            'processes': [], 'owner_unknown': None, 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
             '_ifindex': 0,
         })
     return records
@@ -292,9 +457,8 @@ def interface_names(proc_root='/proc'):
 
     def lines(name):
         try:
-            with open(os.path.join(proc_root, 'net', name), encoding='utf-8', errors='replace') as handle:
-                return handle.read().split('\n')
-        except OSError:
+            return read_text(os.path.join(proc_root, 'net', name), TABLE_LIMIT, TABLE_LINE_LIMIT).split('\n')
+        except BoundedReadError:
             return []
 
     for line in lines('igmp'):
@@ -329,7 +493,7 @@ def _interface_namer(proc_root, problems):
         name = None
         if own_namespace:
             try:
-                name = socket.if_indextoname(index)
+                name = host_name(socket.if_indextoname(index))
             except (OSError, OverflowError, ValueError):
                 pass
         if name is None:
@@ -354,30 +518,80 @@ _MISSING_WHY = {
 }
 
 
+def _read_file(path, name, problems):
+    """The bytes of one socket table, or None (a problem says why: missing, or not a file the module reads)."""
+    try:
+        return read_bytes(path, TABLE_LIMIT, TABLE_LINE_LIMIT)
+    except BoundedReadError as exc:
+        problems.append('%s is missing: %s' % (path, _MISSING_WHY[name]) if exc.missing else str(exc))
+        return None
+
+
+def unix_count(net):
+    """The kernel's count of the namespace's unix sockets, from {net}/protocols; None when it cannot be read."""
+    try:
+        return parse_unix_count(read_text(os.path.join(net, 'protocols'), SMALL_LIMIT))
+    except BoundedReadError:
+        return None
+
+
+def _unix_names():
+    """{inode: name} of this namespace's unix sockets from the netlink unix_diag, or None when it is not usable."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag_other    # pylint: disable=import-outside-toplevel
+    try:
+        return dict((record['inode'], record['local_address']) for record in _sockdiag_other.dump_unix(ALL_STATES))
+    except (OSError, ValueError):
+        return None
+
+
+def read_unix(net, problems, own_namespace=False):
+    """Records of {net}/unix; its candidates (split_unix) judged by unix_diag when the tree is this namespace's
+    /proc, and by the kernel's count (read before and after the file, until both agree) otherwise or for what
+    unix_diag cannot tell."""
+    path = os.path.join(net, 'unix')
+    for _attempt in range(_COUNT_TRIES):
+        before = unix_count(net)
+        data = _read_file(path, 'unix', problems)
+        if data is None:
+            return []
+        after = unix_count(net)
+        if before == after:
+            break
+    else:
+        after = None
+    if data.startswith(b'Peer'):
+        problems.append('%s: the "Peer ..." layout of Linux 2.4 is not supported; no unix sockets were read' % path)
+        return []
+    entries = split_unix(data, path, problems)
+    # unix_diag tells exactly where a name ends; the count alone can be matched by a host that also holds sockets
+    # closed but not yet freed (counted, no longer listed).
+    names = _unix_names() if own_namespace and any(entry.candidate for entry in entries) else None
+    file_problems = []
+    records = parse_unix(entries, path, file_problems, after, names)
+    problems.extend(file_problems)
+    return records
+
+
 def read_table(table, proc_root='/proc'):
     """table: 'tcp', 'udp', 'raw', 'unix', 'packet', 'netlink'. Returns (records, problems): records of both
     families for inet tables (tcp + tcp6 ...); problems = human-readable strings (a missing file: the kernel lacks
-    the table or IPv6; an unreadable or malformed line, naming file and line number). Never raises for a missing
-    file; raises ValueError for an unusable proc_root (naming it)."""
+    the table or IPv6; a file the module does not read (not a regular file, over its size limit, unreadable); a
+    malformed line, naming file and line number; unix lines that could not be attributed). Never raises for a
+    missing file; raises ValueError for an unusable proc_root (naming it)."""
     if table not in TABLE_FILES:
         raise ValueError('unknown socket table "%s" for /proc: expected one of %s' % (table, ', '.join(TABLES)))
     net = net_directory(proc_root)
     records, problems = [], []
+    if table == 'unix':
+        return read_unix(net, problems, os.path.realpath(proc_root) == '/proc'), problems
     user_name = user_namer()
     interface_name = _interface_namer(proc_root, problems) if table == 'packet' else None
     for name, _family in TABLE_FILES[table]:
         path = os.path.join(net, name)
-        try:
-            with open(path, 'rb') as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            problems.append('%s is missing: %s' % (path, _MISSING_WHY[name]))
+        data = _read_file(path, name, problems)
+        if data is None:
             continue
-        except OSError as exc:
-            problems.append('cannot read %s: %s' % (path, exc.strerror or exc))
-            continue
-        # surrogateescape keeps the non-UTF-8 bytes of unix paths for _unix_name.
-        found, file_problems = parse_text(name, data.decode('utf-8', 'surrogateescape'), path, user_name, interface_name)
+        found, file_problems = parse_text(name, host_text(data), path, user_name, interface_name)
         records.extend(found)
         problems.extend(file_problems)
     return records, problems

@@ -137,6 +137,7 @@ class _Owners(object):
         self.names = {}
         self.denied = set()
         self.unknown = 0
+        self.root = hasattr(os, 'geteuid') and os.geteuid() == 0
 
     def owners(self, pid, fd):
         if pid is None:
@@ -148,6 +149,15 @@ class _Owners(object):
         if name is None:
             return []
         return [{'name': name, 'pid': pid, 'fd': fd if isinstance(fd, int) and fd >= 0 else None}]
+
+    def unknown_reason(self, pid, state):
+        """owner_unknown of an entry without owner: TIME-WAIT is the kernel's; a pid that vanished exited; no pid is
+        an owner out of sight when not root (psutil cannot inspect other users' processes), else one that exited."""
+        if state == 'TIME-WAIT':
+            return 'kernel'
+        if pid is None and not self.root:
+            return 'not_visible'
+        return 'exited'
 
     def _name(self, pid):
         psutil = self.psutil
@@ -194,8 +204,12 @@ def _to_records(connections, netids, owners):
                                 interface=local_scope or peer_scope)
         else:
             continue
-        if owners is not None:
+        if owners is None:
+            record['owner_unknown'] = 'not_gathered'
+        else:
             record['processes'] = owners.owners(conn.pid, getattr(conn, 'fd', None))
+            if not record['processes']:
+                record['owner_unknown'] = owners.unknown_reason(conn.pid, record['state'])
             unowned += not record['processes'] and record['state'] != 'TIME-WAIT'
         records.append(record)
     return records, unowned

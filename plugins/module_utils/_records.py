@@ -18,7 +18,7 @@ FIELDS = (
     'netid', 'state', 'family',
     'local_address', 'local_port', 'peer_address', 'peer_port',
     'interface', 'v6only', 'recv_q', 'send_q', 'inode', 'uid', 'user',
-    'processes', 'netns',
+    'processes', 'owner_unknown', 'netns',
     'mark', 'cgroup_id', 'port_locked',
 )
 
@@ -88,16 +88,20 @@ def read_ephemeral_range(proc_root='/proc', path=None):
     proc_root, or at path when given; None when it cannot be read."""
     if path is None:
         path = proc_root.rstrip('/') + '/' + PORT_RANGE_FILE
+    from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import read_bytes    # pylint: disable=import-outside-toplevel
     try:
-        with open(path, encoding='ascii') as handle:
-            low, high = handle.read().split()[:2]
+        # Bounded and without blocking: a FIFO or /dev/zero there is not read (_bounded.py).
+        low, high = read_bytes(path).split()[:2]
         return [int(low), int(high)]
-    except (OSError, ValueError):
+    except ValueError:      # BoundedReadError is one
         return None
 
 
 def new_record(**values):
-    """A record with every field present: the given values, None (or [] for processes) for the rest."""
+    """A record with every field present: the given values, None (or [] for processes) for the rest.
+
+    owner_unknown stays None (owners known) until the owners are looked for: _gather sets it on the records left
+    without an owner (docs/records.md, "Owners")."""
     unknown = set(values) - set(FIELDS)
     if unknown:
         raise ValueError('unknown socket record field(s): %s' % ', '.join(sorted(unknown)))
@@ -129,6 +133,10 @@ def user_namer():
                 name = pwd.getpwuid(uid).pw_name
             except (KeyError, OverflowError):
                 name = None
+            else:
+                if not name.isascii():
+                    # pwd decodes with surrogateescape; facts show bytes that are not UTF-8 as \\xNN (_bounded.py).
+                    name = name.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
             cache[uid] = name
             return name
     return user_name

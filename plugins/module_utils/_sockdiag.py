@@ -13,6 +13,7 @@ import socket
 import struct
 import sys
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import host_name
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import (
     FAMILY_NAMES,
     FIELDS,
@@ -145,7 +146,8 @@ def _interface_namer():
             return cache[index]
         except KeyError:
             try:
-                name = socket.if_indextoname(index)
+                # Python decodes the name with surrogateescape; facts show bytes that are not UTF-8 as \\xNN.
+                name = host_name(socket.if_indextoname(index))
             except OSError:
                 name = 'if%d' % index
             cache[index] = name

@@ -192,7 +192,7 @@ class _Parser(object):
             'netid': netid, 'state': state, 'family': family,
             'local_address': local, 'local_port': local_port, 'peer_address': peer, 'peer_port': peer_port,
             'interface': interface, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode,
-            'uid': uid, 'user': None if uid is None else self.user_name(uid), 'processes': [], 'netns': None,
+            'uid': uid, 'user': None if uid is None else self.user_name(uid), 'processes': [], 'owner_unknown': None, 'netns': None,
             'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': ifindex,
         })
 
@@ -225,7 +225,7 @@ class _Parser(object):
             'netid': UNIX_NETIDS.get(kind, 'u_dgr'), 'state': _STATE_TEXT[state], 'family': 'unix',
             'local_address': name, 'local_port': None, 'peer_address': '', 'peer_port': peer,
             'interface': None, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode,
-            'uid': uid, 'user': user, 'processes': [], 'netns': None,
+            'uid': uid, 'user': user, 'processes': [], 'owner_unknown': None, 'netns': None,
             'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': 0,
         })
 

@@ -21,7 +21,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_bytecod
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
     PREFIX_FAMILIES, AutoBound, CgroupCond, DevCond, ETHERTYPES, HostCond, MarkCond, NETLINK_PROTOCOLS,
     PortCmp, RecordProblem, ValueProblem, View, c_integer, c_integer_prefix, c_unsigned_prefix, default_resolver, inet_prefix,
-    parse_cgroup, parse_dev, parse_mark, parse_port, resolve_alternatives,
+    ll_name_to_index, parse_cgroup, parse_dev, parse_mark, parse_port, resolve_alternatives,
 )
 
 
@@ -278,12 +278,13 @@ class _Parser(object):
                 return cond if op == 'eq' else ('not', cond)
             port = self.compared_port(cond, context, value, value_word)
             cmp_op = {'ge': 'ge', 'le': 'le', 'gt': 'le', 'lt': 'ge'}[op]
-            term = PortCmp(side, cmp_op, port, text='%s %s' % (context, value), word=word)
+            term = PortCmp(side, cmp_op, port, text='%s %s' % (context, value), word=word,
+                           device=getattr(cond, 'device', None), device_word=value_word)
             return ('not', term) if op in ('gt', 'lt') else term
         try:
             if keyword == 'dev':
                 index, name = parse_dev(value)
-                term = DevCond(index, name, text='%s %s' % (context, value), word=word)
+                term = DevCond(index, name, text='%s %s' % (context, value), word=word, value=value, value_word=value_word)
             elif keyword == 'fwmark':
                 mark, mask = parse_mark(value)
                 term = MarkCond(mark, mask, text='%s %s' % (context, value), word=word)
@@ -542,6 +543,36 @@ class SSFilter(object):
     def set_ephemeral_range(self, found):
         """Judge `autobound` with this [low, high] from here on (None: ss's default, as when ss cannot read it)."""
         self._ephemeral = tuple(found) if found else SS_DEFAULT_EPHEMERAL
+
+    def bind_devices(self, where=None):
+        """Read the filter's device words (`dev NAME|INDEX`, the device of `link:` specs) in the current network
+        namespace, as ss run there reads them, and judge records by those indexes from here on. The module calls
+        this in each namespace it reads; ss_filter on the controller never does, and keeps matching names.
+
+        where: the namespace's label for the message (None: the host's own). Raises FilterError, naming the word
+        and its position, for a device ss refuses there: a typo must not read as "no sockets"."""
+        place, there = ('on this host', '') if where is None else ('in network namespace %s' % where, ' run there')
+        for term in self.terms():
+            if isinstance(term, DevCond) and term.value is not None:
+                if not term.bind():
+                    _fail_at(term.value_word, 'no device "%s" %s' % (shown(term.value), place), term.value,
+                             'ss%s refuses it too, with "Cannot parse device."; a number is read as a device index' % there)
+                continue
+            device = getattr(term, 'device', None)
+            if device is None:
+                continue
+            index = ll_name_to_index(device)
+            if not index:
+                word = term.device_word if isinstance(term, PortCmp) else term.word
+                _fail_at(word, 'no device "%s" %s' % (shown(device), place), term.text.split(' ')[-1],
+                         'ss%s refuses it too, with "Cannot parse dst/src address."' % there)
+            if isinstance(term, PortCmp):
+                if term.port != index:
+                    term.port = index
+                    self._program = compile_program(self.tree)
+            else:
+                term.other_port = index
+        return self
 
     def ephemeral_range(self):
         if self._ephemeral is None:

@@ -421,6 +421,7 @@ class HostCond(Term):
         self.other = other            # (address value or None, port value or None) for link/netlink/vsock
         self.text, self.word = text, word
         self.in_kernel = family not in ('unix', 'link', 'netlink', 'vsock')
+        self.device = None
         if family in ('link', 'netlink', 'vsock'):
             self._other_spec(family, other or (None, None))
 
@@ -438,6 +439,7 @@ class HostCond(Term):
             if family == 'vsock':
                 port = _signed32(port)
         self.other_port = port        # -1 = any; a str is a device name ss would turn into its index
+        self.device = port if isinstance(port, str) else None
 
     def _mine(self, view):
         if self.side == 'src':
@@ -521,10 +523,12 @@ def other_address_value(family, text):
 
 
 class PortCmp(Term):
-    """sport/dport >= or <= N (> and < are their negations)."""
+    """sport/dport >= or <= N (> and < are their negations). device: the name of a `link:NAME` port, N being its
+    index (the module reads it again in each network namespace it reads: SSFilter.bind_devices)."""
 
-    def __init__(self, side, op, port, text='', word=0):
+    def __init__(self, side, op, port, text='', word=0, device=None, device_word=0):
         self.side, self.op, self.port, self.text, self.word = side, op, port, text, word
+        self.device, self.device_word = device, device_word
 
     def _cmp(self, have, want):
         return have >= want if self.op == 'ge' else have <= want
@@ -570,10 +574,14 @@ class AutoBound(Term):
 
 
 class DevCond(Term):
+    """dev NAME|INDEX. value is the word as written, value_word its position: the module reads it again in each
+    network namespace it reads (SSFilter.bind_devices), as ss run there would; ss_filter keeps parse_dev's reading."""
     in_kernel = False
 
-    def __init__(self, index, name, text='', word=0):
+    def __init__(self, index, name, text='', word=0, value=None, value_word=0):
         self.index, self.name, self.text, self.word = index, name, text, word
+        self.value, self.value_word = value, value_word
+        self.bound = False
 
     def user(self, view, env):
         record = view.record
@@ -584,9 +592,19 @@ class DevCond(Term):
             return self.index is None and self.name is not None and record.get('interface') == self.name
         if self.index == 0:
             return not record.get('interface')
-        if self.name is not None:
-            return record.get('interface') == self.name
+        if self.name is not None or self.bound:
+            # Bound in the namespace read: a record without the index (the /proc reader knows no device) has the
+            # device ss's /proc reading gives it, none.
+            return self.name is not None and record.get('interface') == self.name
         raise RecordProblem(self, 'interface indexes (_ifindex)')
+
+    def bind(self):
+        """Read the word again in the current network namespace, as ss run there reads it; False when ss refuses it."""
+        index = ss_device_index(self.value)
+        if index is None:
+            return False
+        self.index, self.name, self.bound = index, device_name(index), True
+        return True
 
 
 class MarkCond(Term):
@@ -635,6 +653,57 @@ def parse_dev(text):
     if not text or '/' in text or len(text.encode('utf-8', 'replace')) > 15 or any(c in text for c in _SPACE):
         raise ValueProblem('expected a device name or index')
     return None, text
+
+
+# ll_idx_a2n's sscanf(name, "if%u"): "if", blanks, a sign, decimal digits (strtoul's reading, cut to 32 bits).
+_IF_NUMBER = re.compile(r'if[ \t\n\v\f\r]*([+-]?)([0-9]+)')
+
+
+def _if_number(text):
+    """The index ss reads from a word of the form `if<N>` (`if7` is 7, `if-1` 4294967295), 0 otherwise."""
+    found = _IF_NUMBER.match(text)
+    if not found:
+        return 0
+    digits = found.group(2).lstrip('0') or '0'
+    if len(digits) > _MAX_DIGITS or int(digits) >= 1 << 64:
+        value = (1 << 64) - 1            # strtoul saturates, whatever the sign
+    else:
+        value = int(digits)
+        if found.group(1) == '-':
+            value = ((1 << 64) - value) & ((1 << 64) - 1)
+    return value & 0xffffffff
+
+
+def ll_name_to_index(text):
+    """The index of a device name in the current network namespace as iproute2's ll_name_to_index finds it
+    (the name or a short alternative name, else `if<N>`); 0 when there is none. ss also finds alternative names
+    of 16 characters or more (through an RTM_GETLINK request); those are not looked up here."""
+    try:
+        index = socket.if_nametoindex(text)
+    except (OSError, ValueError, UnicodeError):
+        index = 0
+    return index or _if_number(text)
+
+
+def ss_device_index(text):
+    """The device index ss 6.1 reads for a `dev` word in the current network namespace (its parse_devcond: a
+    device name, `if<N>`, else a number from 0 to 4294967295, which need not be a device); None where ss says
+    "Cannot parse device."."""
+    index = ll_name_to_index(text)
+    if index:
+        return index
+    value, rest = c_unsigned_prefix(text)
+    if value is None or rest or value > 0xffffffff:
+        return None
+    return value
+
+
+def device_name(index):
+    """The name of a device index in the current network namespace, None when there is none."""
+    try:
+        return socket.if_indextoname(index) if index else None
+    except (OSError, ValueError, OverflowError):
+        return None
 
 
 def parse_mark(text):

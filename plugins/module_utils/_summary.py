@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import SMALL_LIMIT, BoundedReadError, directory_problem, read_text
+
 
 # The sockstat and sockstat6 lines behind the IP and IPv6 columns of the transport table of `ss -s`.
 TRANSPORTS = (('raw', 'RAW', 'RAW6'), ('udp', 'UDP', 'UDP6'), ('tcp', 'TCP', 'TCP6'), ('frag', 'FRAG', 'FRAG6'))
@@ -97,14 +99,17 @@ def summarize(sockstat, sockstat6, snmp, problems=None, sources=None):
 
 
 def net_directory(proc_root):
-    """{proc_root}/net; ValueError naming proc_root when it cannot be a /proc tree."""
+    """{proc_root}/net; ValueError naming proc_root when it cannot be a /proc tree (missing, a symbolic link loop,
+    a file or FIFO, unreadable, or without a net/ directory)."""
     if not isinstance(proc_root, str) or not proc_root:
         raise ValueError('proc_root: expected the path of a /proc tree, got %r' % (proc_root,))
-    if not os.path.isdir(proc_root):
-        raise ValueError('proc_root "%s" is not a directory' % proc_root)
+    problem = directory_problem(proc_root)
+    if problem:
+        raise ValueError('proc_root "%s" %s' % (proc_root, problem))
     net = os.path.join(proc_root, 'net')
-    if not os.path.isdir(net):
-        raise ValueError('proc_root "%s" has no net/ directory, so it is not a /proc tree' % proc_root)
+    problem = directory_problem(net)
+    if problem:
+        raise ValueError('proc_root "%s" has no usable net/ directory (%s %s), so it is not a /proc tree' % (proc_root, net, problem))
     return net
 
 
@@ -121,13 +126,9 @@ def read_summary(proc_root='/proc'):
     for name in ('sockstat', 'sockstat6', 'snmp'):
         path = os.path.join(net, name)
         try:
-            with open(path, encoding='ascii', errors='replace') as handle:
-                texts[name] = handle.read()
-        except FileNotFoundError:
-            problems.append('%s is missing: %s' % (path, why[name]))
-            texts[name] = ''
-        except OSError as exc:
-            problems.append('cannot read %s: %s' % (path, exc.strerror or exc))
+            texts[name] = read_text(path, SMALL_LIMIT)
+        except BoundedReadError as exc:
+            problems.append('%s is missing: %s' % (path, why[name]) if exc.missing else str(exc))
             texts[name] = ''
     sockstat, sockstat6 = parse_sockstat(texts['sockstat']), parse_sockstat(texts['sockstat6'])
     snmp = parse_snmp(texts['snmp'])

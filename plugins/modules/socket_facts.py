@@ -41,6 +41,8 @@ options:
         C(dport), C(dev), C(fwmark), C(cgroup) and C(autobound) terms joined with C(and), C(or), C(not) and parentheses.
       - C(and) and C(or) have equal precedence and group from left to right, as in C(ss) itself.
       - A state clause overrides O(listening).
+      - C(dev NAME) is read in each network namespace read, as C(ss) run there reads it; a device that namespace
+        does not have fails the task, as C(ss) refuses it, instead of selecting no sockets.
     type: str
   tables:
     description:
@@ -67,6 +69,13 @@ options:
       - Attribute each socket to the processes that hold it open (like C(ss -p)), with name, pid and file descriptor of every owner.
       - Without root, the owners of sockets held by other users' processes cannot be seen;
         RV(ansible_facts.socket_meta.complete) is then V(false).
+      - The module also notices the other limits on what it can see (a PID namespace other than the initial one, as
+        in a container that shares the host's network; C(hidepid) on C(/proc)) and reports them in
+        RV(ansible_facts.socket_meta.owners_visible). A socket without owner says why in
+        RV(ansible_facts.sockets[].owner_unknown); listening sockets left without owner get a second, bounded look
+        first, and make the facts incomplete unless the kernel holds them.
+      - When V(false), every record's RV(ansible_facts.sockets[].owner_unknown) is V(not_gathered) (V(kernel) for
+        sockets no process can hold), which does not make the facts incomplete.
     type: bool
     default: true
   netns:
@@ -80,6 +89,8 @@ options:
         A namespace is read once, however many names it has. A namespace that vanishes during the run is reported
         in RV(ansible_facts.socket_meta.incomplete_reasons), not treated as a failure.
       - Needs root.
+      - A string or a list of strings; any other value fails the task with a message naming it. An empty list
+        means the module's own namespace.
     type: raw
   backend:
     description:
@@ -236,6 +247,20 @@ ansible_facts:
           type: list
           elements: dict
           sample: [{"name": "sshd", "pid": 712, "fd": 3}]
+        owner_unknown:
+          description:
+            - V(null) when RV(ansible_facts.sockets[].processes) names an owner; otherwise why no owner is known.
+            - V(not_gathered) with O(processes=false).
+            - V(not_visible) when the module cannot see every process that may hold the socket (a PID namespace
+              other than the initial one, C(hidepid), descriptors it could not read) and found none.
+            - V(exited) when every process was in sight and none held the socket, on any look (its owner exited or
+              changed pid during the walk; listening sockets get a second look).
+            - V(kernel) when no process can hold it (inode 0, as a TIME-WAIT entry or nfsd's listener; a netlink
+              socket with portid 0).
+            - See the collection's C(docs/records.md).
+          type: str
+          choices: [not_gathered, not_visible, exited, kernel]
+          sample: not_visible
         netns:
           description: The network namespace label; V(null) for the module's own namespace.
           type: str
@@ -330,6 +355,20 @@ ansible_facts:
           type: list
           elements: int
           sample: [32768, 60999]
+        owners_visible:
+          description:
+            - V(true) when the module could see every process that may own a socket, V(false) when some may be out
+              of its sight (not root, a PID namespace other than the initial one, C(hidepid) on C(/proc),
+              descriptors it could not read), V(null) with O(processes=false).
+            - V(false) makes the facts incomplete only when some socket returned has no owner.
+          type: bool
+          sample: true
+        owners_unknown:
+          description:
+            - How many records returned have no known owner, by RV(ansible_facts.sockets[].owner_unknown) value;
+              only values that occur, V({}) when every record has an owner.
+          type: dict
+          sample: {"kernel": 2, "not_visible": 1}
         count:
           description: Number of records returned.
           type: int
@@ -384,6 +423,10 @@ def main():
         if not _psutil_source.HAS_PSUTIL:
             module.fail_json(msg=missing_required_lib('psutil'), exception=_psutil_source.PSUTIL_IMPORT_ERROR)
         module.fail_json(msg='psutil could not list the sockets: %s' % exc)
+    except ValueError as exc:
+        # A host file the module refused or could not use (an unusable proc_root, a file that is not a regular
+        # file or is over its size limit: _bounded.BoundedReadError): the message names it.
+        module.fail_json(msg=str(exc))
     if params['compact_transfer']:
         # One JSON text instead of a list of records (see plugins/plugin_utils/_module_run.py); packing empties the
         # list as it goes.

@@ -198,17 +198,22 @@ def test_unreadable_processes_matter_only_for_unowned_sockets(monkeypatch, liste
     port, inode, fd = listener
     problem = 'the file descriptors of 1 process could not be read'
 
-    def fake_owners(inodes, proc_root='/proc'):
+    def fake_owners(inodes, proc_root='/proc', look_again=()):
+        assert set(look_again) == {inode}
         owners = {inode: [{'name': 'python', 'pid': os.getpid(), 'fd': fd}]} if owned else {}
         return owners, [problem]
 
     monkeypatch.setattr(_owners, 'find_owners', fake_owners)
-    meta = _gather.gather(filter_text='sport = :%d' % port)['socket_meta']
+    facts = _gather.gather(filter_text='sport = :%d' % port)
+    meta = facts['socket_meta']
     assert meta['complete'] is expect_complete
+    assert meta['owners_visible'] is False
     if owned:
         assert meta['notes'] == ['every socket returned has a known owner, so this does not affect these facts: ' + problem]
+        assert meta['owners_unknown'] == {} and facts['sockets'][0]['owner_unknown'] is None
     else:
-        assert meta['incomplete_reasons'] == [problem]
+        assert meta['incomplete_reasons'] == [problem, '1 listening socket shows no owner (owner_unknown): 1 not visible to the module']
+        assert meta['owners_unknown'] == {'not_visible': 1} and facts['sockets'][0]['owner_unknown'] == 'not_visible'
 
 
 GATHER_AS_NOBODY = """

@@ -60,6 +60,7 @@ def table_of(record):
 def as_proc_shows(record):
     table = table_of(record)
     shown = dict((key, value) for key, value in record.items() if not key.startswith('_'))
+    shown.setdefault('owner_unknown', None)     # the scenario's expected records predate the key; readers leave it None
     for key in LOST[table]:
         if key != 'send_q' or table != 'tcp' or record['state'] == 'LISTEN':
             shown[key] = None

@@ -86,8 +86,8 @@ def test_missing_counters_are_named(tmp_path):
 
 
 @pytest.mark.parametrize('root, message', [
-    ('/nonexistent/proc', 'proc_root "/nonexistent/proc" is not a directory'),
-    (HERE, 'proc_root "%s" has no net/ directory, so it is not a /proc tree' % HERE),
+    ('/nonexistent/proc', 'proc_root "/nonexistent/proc" does not exist'),
+    (HERE, 'proc_root "%s" has no usable net/ directory (%s/net does not exist), so it is not a /proc tree' % (HERE, HERE)),
 ])
 def test_unusable_proc_root_raises(root, message):
     with pytest.raises(ValueError) as caught:

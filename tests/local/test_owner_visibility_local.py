@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Real ansible runs of socket_facts from a PID namespace of their own (`unshare -pf --mount-proc ansible ...`), which
+shares this machine's network: the listener of this test, outside that namespace, must come back marked, never as a
+socket without owner in complete facts (docs/security.md)."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from support.natest import VENV_BIN, ansible_env, run_adhoc
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason='needs root for a PID namespace'),
+    pytest.mark.skipif(not shutil.which('unshare'), reason='needs unshare'),
+]
+
+
+def adhoc_in_a_pid_namespace(args):
+    """`unshare -pf --mount-proc ansible localhost -c local -m netaudit.sockets.socket_facts -a ARGS`; the facts."""
+    tree = tempfile.mkdtemp(prefix='na-tree-')
+    try:
+        argv = ['unshare', '-pf', '--mount-proc', os.path.join(VENV_BIN, 'ansible'), 'localhost', '-i', 'localhost,',
+                '-c', 'local', '-m', 'netaudit.sockets.socket_facts', '--tree', tree, '-a', args]
+        proc = subprocess.run(argv, env=ansible_env(), capture_output=True, text=True, timeout=180, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        with open(os.path.join(tree, 'localhost')) as handle:
+            return json.load(handle)['ansible_facts']
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def ours(facts, sock):
+    inode = os.fstat(sock.fileno()).st_ino
+    found = [record for record in facts['sockets'] if record['inode'] == inode]
+    assert len(found) == 1, facts['sockets']
+    return found[0]
+
+
+def test_a_listener_outside_the_modules_pid_namespace_is_not_visible(tcp_listener):
+    """Issue item 1, as the issue ran it: the listener shows no owner, so the record says not_visible, socket_meta
+    counts it, owners_visible is false, and the facts are incomplete with the PID namespace and the count as reasons
+    (through the socket_facts action and its compact transfer, which packs every record key)."""
+    port = tcp_listener.getsockname()[1]
+    facts = adhoc_in_a_pid_namespace('filter="sport = :%d"' % port)
+    record = ours(facts, tcp_listener)
+    assert record['processes'] == []
+    assert record.get('owner_unknown') == 'not_visible'
+    meta = facts['socket_meta']
+    assert meta['complete'] is False
+    assert any('PID namespace other than the initial one' in reason for reason in meta['incomplete_reasons']), meta
+    assert '1 listening socket shows no owner (owner_unknown): 1 not visible to the module' in meta['incomplete_reasons']
+    assert meta.get('owners_visible') is False
+    assert meta.get('owners_unknown') == {'not_visible': 1}
+
+
+def test_listeners_of_the_whole_host_seen_from_a_pid_namespace_are_never_complete(tcp_listener):
+    """Every listener of the host as the issue listed them (tcp and udp, listening: true): none of them is a socket
+    without owner and owner_unknown, and the facts are not complete."""
+    facts = adhoc_in_a_pid_namespace('tables=tcp,udp listening=true summary=false')
+    ours(facts, tcp_listener)
+    unmarked = [record for record in facts['sockets'] if not record['processes'] and record.get('owner_unknown') is None]
+    assert unmarked == []
+    assert facts['socket_meta']['complete'] is False
+
+
+def test_the_same_listener_from_this_namespace_has_its_owner(tcp_listener):
+    """The control: the same module run from the test's PID namespace names this process as the owner."""
+    port = tcp_listener.getsockname()[1]
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'filter="sport = :%d"' % port, extra=['-c', 'local'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = ours(results['localhost']['ansible_facts'], tcp_listener)
+    assert os.getpid() in [process['pid'] for process in record['processes']]
+    assert record['owner_unknown'] is None
+    assert results['localhost']['ansible_facts']['socket_meta']['owners_unknown'] == {}
+
+
+def test_processes_false_marks_every_record_not_gathered(tcp_listener):
+    """processes=false: owner_unknown not_gathered (the caller's choice: owners_visible null, no incomplete reason
+    for it)."""
+    port = tcp_listener.getsockname()[1]
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'filter="sport = :%d" processes=false' % port,
+                              extra=['-c', 'local'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = results['localhost']['ansible_facts']
+    assert ours(facts, tcp_listener)['owner_unknown'] == 'not_gathered'
+    meta = facts['socket_meta']
+    assert meta['owners_visible'] is None and meta['owners_unknown'] == {'not_gathered': 1}
+    assert meta['complete'] is True, meta['incomplete_reasons']
