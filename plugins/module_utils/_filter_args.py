@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._hoststr import text
+
 
 class PolicyError(ValueError):
     """Input that cannot be filtered, audited or compared; the message names the argument and the item."""
@@ -106,6 +108,17 @@ def parse_boolean(value, argument):
     if isinstance(value, str) and value.strip().lower() in ('true', 'yes', 'on', '1', 'false', 'no', 'off', '0'):
         return value.strip().lower() in ('true', 'yes', 'on', '1')
     raise PolicyError('%s: expected a boolean, got %s' % (argument, type_name(value)))
+
+
+def parse_choice(value, choices, argument):
+    """One of `choices` (a word, any case, surrounding blanks ignored); raises PolicyError naming the argument."""
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    wanted = ' or '.join((', '.join(choices[:-1]), choices[-1])) if len(choices) > 1 else choices[0]
+    if isinstance(value, str):
+        # The value is the controller's own, but it is echoed into a message: no control character reaches a terminal.
+        raise PolicyError('%s: "%s": expected %s' % (argument, text(value), wanted))
+    raise PolicyError('%s: expected %s, got %s' % (argument, wanted, type_name(value)))
 
 
 def parse_port_range(value, where):

@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets: which sockets listen and on what (stack, exposure), and listening_ports."""
+"""Private to netaudit.sockets: which sockets listen, on what (stack, exposure) and whose they are, and listening_ports."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import ipaddress
 
 from collections.abc import Mapping
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
     PolicyError, check_records, is_int, parse_boolean, socket_records,
 )
@@ -43,22 +44,61 @@ def bracketed(address):
     return '[%s]' % address if ':' in address else address
 
 
+# Why a listening socket's owner is unknown: the record's `owner_unknown` (docs/records.md), and the words messages use.
+OWNER_UNKNOWN_REASONS = {
+    'not_gathered': 'processes were not gathered',
+    'not_visible': 'not visible to the module',
+    'exited': 'the owner exited or changed pid while the module looked',
+    'kernel': 'held by the kernel, no process',
+    # Facts from a version before owner_unknown: no owner, and the record does not say why.
+    'unknown': 'the facts do not say why',
+}
+
+
+def owner_unknown(record, default=None):
+    """Why the record's owner is unknown, or None when an owning process is named.
+
+    A record names its reason in `owner_unknown`. Records without one (from before that key): an inode of 0 is the
+    kernel's; any other gets `default` ('not_gathered' or 'not_visible' when socket_meta says so), else 'unknown'.
+    A record that names no process is never taken as known, whatever its `owner_unknown` says.
+    """
+    for process in record.get('processes') or ():
+        if isinstance(process, Mapping) and isinstance(process.get('name'), str):
+            return None
+    reason = record.get('owner_unknown')
+    if isinstance(reason, str) and reason:
+        return _hoststr.clean(reason)
+    if reason is None and is_int(record.get('inode')) and record['inode'] == 0:
+        return 'kernel'
+    return default or 'unknown'
+
+
+def owner_unknown_text(reason):
+    """The words for an owner_unknown reason (an unknown reason from a newer host is shown as it is, made safe)."""
+    return OWNER_UNKNOWN_REASONS.get(reason) or _hoststr.text(reason)
+
+
 class Listener(object):
-    """One listening socket as the policy sees it: what it listens on (IPv4 too when it is dual stack)."""
+    """One listening socket as the policy sees it: what it listens on (IPv4 too when it is dual stack), and who owns it.
+
+    Every string taken from the record is host data: stored cleaned (no lone surrogate, so a verdict always encodes
+    as JSON), and passed through _hoststr.text() where describe() and owners_text() compose a message.
+    """
 
     __slots__ = ('record', 'index', 'proto', 'family', 'address', 'port', 'endpoints', 'interface', 'stack',
-                 'exposure', 'names', 'pids', 'user', 'uid', 'netns')
+                 'exposure', 'names', 'pids', 'user', 'uid', 'netns', 'owner_unknown')
 
-    def __init__(self, record, index, argument='sockets'):
+    def __init__(self, record, index, argument='sockets', unknown_default=None):
         self.record, self.index = record, index
-        self.proto = record['netid']
+        self.proto = _hoststr.clean(record['netid'])
         self.family = record['family']
-        self.address = record['local_address'] or ('0.0.0.0' if self.family == 'inet' else '::')
+        address = record['local_address'] or ('0.0.0.0' if self.family == 'inet' else '::')
         self.port = record['local_port']
-        self.interface = record.get('interface') or None
-        ip = parse_ip(self.address)
+        self.interface = _hoststr.clean(record.get('interface')) or None
+        ip = parse_ip(address)
         if ip is None:
-            raise PolicyError('%s[%d]: local_address "%s" is not an IP address' % (argument, index, self.address))
+            raise PolicyError('%s[%d]: local_address "%s" is not an IP address' % (argument, index, _hoststr.text(address)))
+        self.address = _hoststr.clean(address)
         if self.family == 'inet':
             ends = [ip] if ip.version == 4 else [ip.ipv4_mapped or ip]
         elif ip.version == 6 and ip.ipv4_mapped is not None:
@@ -77,19 +117,36 @@ class Listener(object):
             self.exposure = 'all_interfaces'
         else:
             self.exposure = 'local_network'
-        processes = record.get('processes') or []
         names, pids = [], []
-        for process in processes:
+        for process in record.get('processes') or ():
             if isinstance(process, Mapping):
-                if process.get('name') is not None and process['name'] not in names:
-                    names.append(process['name'])
-                if process.get('pid') is not None and process['pid'] not in pids:
-                    pids.append(process['pid'])
+                name, pid = process.get('name'), process.get('pid')
+                if isinstance(name, str):
+                    name = _hoststr.clean(name)
+                    if name not in names:
+                        names.append(name)
+                if is_int(pid) and pid not in pids:
+                    pids.append(pid)
         self.names, self.pids = names, sorted(pids)
-        self.user, self.uid, self.netns = record.get('user'), record.get('uid'), record.get('netns')
+        self.user, self.uid, self.netns = _hoststr.clean(record.get('user')), record.get('uid'), _hoststr.clean(record.get('netns'))
+        self.owner_unknown = owner_unknown(record, unknown_default)
+
+    def owner_values(self, field, kind=str):
+        """The unique values of one field of the owning processes ('name', 'pid'; policy keys such as 'unit' later),
+        in the order of the record; strings cleaned, values of another type left out."""
+        found = []
+        for process in self.record.get('processes') or ():
+            if isinstance(process, Mapping):
+                value = process.get(field)
+                if (kind is int and not is_int(value)) or (kind is str and not isinstance(value, str)):
+                    continue
+                value = _hoststr.clean(value)
+                if value not in found:
+                    found.append(value)
+        return found
 
     def endpoint_text(self):
-        """ss's spelling of the local end: 0.0.0.0:22, [::]:22, 127.0.0.1%lo:22."""
+        """ss's spelling of the local end: 0.0.0.0:22, [::]:22, 127.0.0.1%lo:22 (cleaned host data, not escaped)."""
         return '%s%s:%d' % (bracketed(self.address), '%' + self.interface if self.interface else '', self.port)
 
     def port_text(self, with_address=False, with_family=False):
@@ -101,36 +158,43 @@ class Listener(object):
         return text
 
     def owners_text(self):
-        owners = ', '.join('%s pid %s' % (p.get('name'), p.get('pid')) for p in self.record.get('processes') or ()
-                           if isinstance(p, Mapping))
-        who = owners or 'owner unknown'
+        """sshd pid 712, user root; or: owner unknown: not visible to the module, user root. Safe for a terminal."""
+        owners = ', '.join('%s pid %s' % (_hoststr.text(p.get('name')), _hoststr.text(p.get('pid')))
+                           for p in self.record.get('processes') or () if isinstance(p, Mapping))
+        if self.owner_unknown is not None:
+            who = 'owner unknown: ' + owner_unknown_text(self.owner_unknown)
+        else:
+            who = owners or 'owner unknown'
         if self.user is not None or self.uid is not None:
-            who += ', user %s' % (self.user if self.user is not None else self.uid)
+            who += ', user %s' % _hoststr.text(self.user if self.user is not None else self.uid)
         return who
 
     def describe(self):
-        netns = ' in netns %s' % self.netns if self.netns else ''
-        return '%s %s%s (%s)' % (self.proto, self.endpoint_text(), netns, self.owners_text())
+        """tcp 0.0.0.0:22 in netns blue (sshd pid 712, user root): every piece of host data through _hoststr.text()."""
+        netns = ' in netns %s' % _hoststr.text(self.netns) if self.netns else ''
+        return '%s %s%s (%s)' % (_hoststr.text(self.proto), _hoststr.text(self.endpoint_text()), netns, self.owners_text())
 
     def summary(self):
         return {
             'id': self.port_text(with_address=True), 'proto': self.proto, 'family': self.family,
             'address': self.address, 'port': self.port, 'interface': self.interface, 'endpoint': self.endpoint_text(),
-            'stack': self.stack, 'exposure': self.exposure, 'state': self.record.get('state'),
+            'stack': self.stack, 'exposure': self.exposure, 'state': _hoststr.clean(self.record.get('state')),
             'processes': list(self.names), 'pids': list(self.pids), 'user': self.user, 'uid': self.uid,
-            'netns': self.netns, 'inode': self.record.get('inode'),
+            'netns': self.netns, 'inode': _hoststr.clean(self.record.get('inode')), 'owner_unknown': self.owner_unknown,
         }
 
 
 _LISTEN_KEYS = ('netid', 'state', 'family', 'local_address', 'local_port')
 
 
-def listeners(records, argument='sockets'):
+def listeners(records, argument='sockets', unknown_default=None):
+    """The listening sockets of `records`, as Listeners; `unknown_default` is the owner_unknown reason of records
+    from before that key that name no process (see owner_unknown())."""
     check_records(records, _LISTEN_KEYS, argument)
     found = []
     for index, record in enumerate(records):
         if is_listening(record):
-            found.append(Listener(record, index, argument))
+            found.append(Listener(record, index, argument, unknown_default))
     return found
 
 

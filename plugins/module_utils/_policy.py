@@ -14,19 +14,29 @@ import re
 
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr, _ssfilter
 from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
-    PolicyError, is_int, parse_boolean, parse_port_range, socket_records, strip_filter_prefix, type_name,
+    PolicyError, is_int, parse_boolean, parse_choice, parse_port_range, socket_records, strip_filter_prefix, type_name,
 )
-from ansible_collections.netaudit.sockets.plugins.module_utils._listening import listeners, parse_ip
+from ansible_collections.netaudit.sockets.plugins.module_utils._listening import listeners, owner_unknown_text, parse_ip
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_fast import compile_filter
 
 # --- rules ----------------------------------------------------------------------------------------------------
 
 PORT_NETIDS = ('tcp', 'udp', 'sctp', 'mptcp', 'dccp', 'raw')
-RULE_KEYS = ('port', 'proto', 'family', 'bind', 'process', 'user', 'netns', 'match', 'name', 'reason', 'until')
-POLICY_KEYS = ('expected', 'allowed', 'forbidden', 'closed_world', 'accept_incomplete', 'name', 'description')
+# Rule keys judged on the socket's owning processes, each against that field of the record's `processes` entries
+# (OWNER_FIELDS, else the key itself). A socket whose owner is unknown cannot be judged on them: the rule fails closed
+# (docs/policy.md, "Sockets whose owner is unknown"). `unit`, `container` or `package` join by adding their name here.
+OWNER_KEYS = ('process',)
+OWNER_FIELDS = {'process': 'name'}
+UNKNOWN_OWNER_MODES = ('fail', 'ignore')
+RULE_KEYS = ('port', 'proto', 'family', 'bind') + OWNER_KEYS + (
+    'user', 'netns', 'match', 'name', 'reason', 'until', 'unknown_owner')
+POLICY_KEYS = ('expected', 'allowed', 'forbidden', 'closed_world', 'accept_incomplete', 'unknown_owner', 'name',
+               'description')
 KINDS = ('expected', 'allowed', 'forbidden')
+# Rule.judge()'s third answer: the rule would match but for an owner key, and the socket's owner is unknown.
+UNDECIDED = 'undecided'
 FAMILY_WORDS = {'inet': 4, 'ipv4': 4, '4': 4, 'inet6': 6, 'ipv6': 6, '6': 6}
 SCOPES = ('any', 'loopback', 'public')
 _SHORTHAND = re.compile(r'(?:(?P<proto>[A-Za-z][A-Za-z0-9_]*)/)?(?P<ports>[^@/]*)(?:@(?P<bind>.*))?\Z', re.S)
@@ -106,8 +116,10 @@ class Rule(object):
         self.id = '%s[%d]' % (kind, index)
         self.path = 'policy.' + self.id
         self.protos = self.ports = self.family = self.binds = None
-        self.processes = self.users = self.netns = self.match = None
+        self.users = self.netns = self.match = None
         self.match_text = self.name = self.reason = self.until = None
+        self.owners = {}                # owner key (OWNER_KEYS) -> its patterns
+        self.unknown_owner = None       # this rule's own switch; None: the policy's
         if isinstance(spec, str) or is_int(spec):
             self._shorthand(str(spec))
         elif isinstance(spec, Mapping):
@@ -118,6 +130,13 @@ class Rule(object):
         self.text = self._canonical()
         if self.name is None:
             self.name = self.text
+        # The policy is the controller's own, but its text is echoed into messages next to host data: made safe once.
+        self.label = '%s "%s"' % (self.id, _hoststr.text(self.name)) if self.name != self.text else self.id
+        self.safe_text, self.safe_reason = _hoststr.text(self.text), None if self.reason is None else _hoststr.text(self.reason)
+
+    @property
+    def processes(self):
+        return self.owners.get('process')
 
     def _shorthand(self, text):
         where = '%s: "%s"' % (self.path, text)
@@ -174,8 +193,9 @@ class Rule(object):
                 if version is not None and self.family is not None and version != self.family:
                     raise PolicyError('%s.bind: "%s" is not an %s address, but family is %s' % (
                         path, text, 'IPv%d' % self.family, 'inet' if self.family == 4 else 'inet6'))
-        if spec.get('process') is not None:
-            self.processes = _strings(spec['process'], path + '.process', 'a process name or glob')
+        for key in OWNER_KEYS:
+            if spec.get(key) is not None:
+                self.owners[key] = _strings(spec[key], '%s.%s' % (path, key), 'a %s name or glob' % key)
         if spec.get('user') is not None:
             self.users = _strings(spec['user'], path + '.user', 'a user name or uid')
         if spec.get('netns') is not None:
@@ -196,6 +216,8 @@ class Rule(object):
                 setattr(self, key, str(spec[key]))
         if spec.get('until') is not None:
             self.until = parse_date(spec['until'], path + '.until')
+        if spec.get('unknown_owner') is not None:
+            self.unknown_owner = parse_choice(spec['unknown_owner'], UNKNOWN_OWNER_MODES, path + '.unknown_owner')
 
     def _canonical(self):
         """The rule in one line: tcp/22@loopback, */8000-8099 process=java, for names and messages."""
@@ -209,15 +231,44 @@ class Rule(object):
         extras = []
         if self.family:
             extras.append('family=%s' % ('inet' if self.family == 4 else 'inet6'))
-        for label, values in (('process', self.processes), ('user', self.users), ('netns', self.netns)):
+        for label, values in [(key, self.owners.get(key)) for key in OWNER_KEYS] + [('user', self.users), ('netns', self.netns)]:
             if values is not None:
                 extras.append('%s=%s' % (label, ','.join(values)))
         if self.match_text is not None:
             extras.append('match="%s"' % self.match_text)
+        if self.unknown_owner is not None:
+            extras.append('unknown_owner=%s' % self.unknown_owner)
         return ' '.join([text] + extras)
 
+    def mode(self, policy_mode):
+        """'fail' or 'ignore': what this rule does with a socket whose owner is unknown, when it needs an owner."""
+        return self.unknown_owner or policy_mode
+
+    def needs_owner(self):
+        return bool(self.owners)
+
     def matches(self, listener):
-        """Whether the rule describes this listening socket (dual stack: its IPv4 side counts too)."""
+        """Whether the rule describes this listening socket for certain (an unknown owner matches no owner key)."""
+        return self.judge(listener) is True
+
+    def judge(self, listener):
+        """True when the rule describes this listening socket (dual stack: its IPv4 side counts too), False when it
+        does not, UNDECIDED when every other key matches but the rule needs the owner and the owner is unknown."""
+        if not self._matches_socket(listener):
+            return False
+        if not self.owners:
+            return True
+        if listener.owner_unknown is not None:
+            return UNDECIDED
+        for key, patterns in self.owners.items():
+            field = OWNER_FIELDS.get(key, key)
+            values = listener.names if field == 'name' else listener.owner_values(field)
+            if not any(fnmatch.fnmatchcase(value, pattern) for value in values for pattern in patterns):
+                return False
+        return True
+
+    def _matches_socket(self, listener):
+        """The keys judged on the socket itself: everything but OWNER_KEYS."""
         if self.protos is not None and listener.proto not in self.protos:
             return False
         if self.ports is not None and not self.ports[0] <= listener.port <= self.ports[1]:
@@ -225,9 +276,6 @@ class Rule(object):
         if self.netns is not None and not any(fnmatch.fnmatchcase(listener.netns or '', pattern) for pattern in self.netns):
             return False
         if self.users is not None and not any(_user_matches(listener, user) for user in self.users):
-            return False
-        if self.processes is not None and not any(fnmatch.fnmatchcase(name, pattern)
-                                                  for name in listener.names for pattern in self.processes):
             return False
         if self.family is not None or self.binds is not None:
             for end in listener.endpoints:
@@ -245,17 +293,22 @@ class Rule(object):
         return True
 
     def describe(self):
-        return {
+        described = {
             'proto': list(self.protos) if self.protos else None,
             'port': None if self.ports is None else (
                 self.ports[0] if self.ports[0] == self.ports[1] else '%d-%d' % self.ports),
             'family': None if self.family is None else ('inet' if self.family == 4 else 'inet6'),
             'bind': [b[0] for b in self.binds] if self.binds else None,
-            'process': list(self.processes) if self.processes else None,
+        }
+        for key in OWNER_KEYS:
+            described[key] = list(self.owners[key]) if key in self.owners else None
+        described.update({
             'user': list(self.users) if self.users else None,
             'netns': list(self.netns) if self.netns is not None else None,
             'match': self.match_text,
-        }
+            'unknown_owner': self.unknown_owner,
+        })
+        return described
 
 
 def _user_matches(listener, user):
@@ -265,7 +318,7 @@ def _user_matches(listener, user):
 
 
 class Policy(object):
-    """A parsed policy: its rules by kind and its two switches."""
+    """A parsed policy: its rules by kind and its switches."""
 
     def __init__(self, policy):
         if not isinstance(policy, Mapping):
@@ -286,6 +339,8 @@ class Policy(object):
                 self.rules.append(Rule(kind, index, spec))
         self.closed_world = _switch(policy, 'closed_world')
         self.accept_incomplete = _switch(policy, 'accept_incomplete')
+        self.unknown_owner = 'fail' if policy.get('unknown_owner') is None else parse_choice(
+            policy['unknown_owner'], UNKNOWN_OWNER_MODES, 'policy.unknown_owner')
         self.name = policy.get('name')
 
 
@@ -320,41 +375,74 @@ def _today(now):
     return parse_date(now, 'now', allow_time=True)
 
 
-def _rule_result(rule, expired, sockets, excepted=None):
+def _rule_result(rule, mode, expired, sockets, undecided, excepted=None):
+    """One rule's result. `sockets` match it for certain; `undecided` would match but for an owner key, their owner
+    being unknown (only when the rule fails closed; a forbidden rule counts them as violations)."""
     result = {
         'id': rule.id, 'kind': rule.kind, 'index': rule.index, 'name': rule.name, 'text': rule.text,
         'rule': rule.describe(), 'reason': rule.reason,
         'until': rule.until.isoformat() if rule.until else None, 'expired': expired,
-        'sockets': [s.summary() for s in sockets],
+        'unknown_owner': rule.mode(mode) if rule.needs_owner() else None,
+        'sockets': [s.summary() for s in sockets + (undecided if rule.kind == 'forbidden' else [])],
+        'undecided': [s.summary() for s in undecided],
     }
     if rule.kind == 'forbidden':
         result['excepted'] = [s.summary() for s in excepted or ()]
-    label = '%s "%s"' % (rule.id, rule.name) if rule.name != rule.text else rule.id
+    label, rule_text = rule.label, rule.safe_text
     found = '; '.join(s.describe() for s in sockets)
+    unknown = '; '.join(s.describe() for s in undecided)
     if expired:
         status, passed = 'expired', True
         message = '%s (%s) expired on %s and no longer applies%s' % (
-            label, rule.text, result['until'], ('; it would match ' + found) if sockets else '')
+            label, rule_text, result['until'], ('; it would match ' + found) if sockets else '')
     elif rule.kind == 'expected':
         status = 'ok' if sockets else 'missing'
         passed = bool(sockets)
-        message = ('%s (%s) is listening: %s' % (label, rule.text, found) if sockets
-                   else '%s (%s): nothing is listening' % (label, rule.text))
+        if sockets:
+            message = '%s (%s) is listening: %s' % (label, rule_text, found)
+        elif undecided:
+            message = ('%s (%s): nothing is listening that is known to match; the rule needs the owner, which is '
+                       'unknown for: %s' % (label, rule_text, unknown))
+        else:
+            message = '%s (%s): nothing is listening' % (label, rule_text)
     elif rule.kind == 'forbidden':
-        status = 'violated' if sockets else 'ok'
-        passed = not sockets
-        message = ('%s (%s) is forbidden, but listening: %s' % (label, rule.text, found) if sockets
-                   else '%s (%s): nothing forbidden is listening' % (label, rule.text))
+        status = 'violated' if sockets or undecided else 'ok'
+        passed = status == 'ok'
+        parts = ['%s (%s)' % (label, rule_text)]
+        if sockets:
+            parts.append(' is forbidden, but listening: ' + found)
+        if undecided:
+            parts.append('%s cannot be ruled out: %s' % ('; and' if sockets else '', unknown))
+        if not sockets and not undecided:
+            parts.append(': nothing forbidden is listening')
+        message = ''.join(parts)
         if excepted:
             message += '; excepted until the exception expires: ' + '; '.join(s.describe() for s in excepted)
     else:
         status, passed = 'ok', True
-        message = ('%s (%s) allows: %s' % (label, rule.text, found) if sockets
-                   else '%s (%s): nothing listening uses it' % (label, rule.text))
-    if rule.reason:
-        message += ' [reason: %s]' % rule.reason
+        if sockets:
+            message = '%s (%s) allows: %s' % (label, rule_text, found)
+        elif undecided:
+            message = '%s (%s): nothing listening is known to use it' % (label, rule_text)
+        else:
+            message = '%s (%s): nothing listening uses it' % (label, rule_text)
+        if undecided:
+            message += '; the rule needs the owner, which is unknown for: ' + unknown
+    if rule.safe_reason:
+        message += ' [reason: %s]' % rule.safe_reason
     result.update(status=status, passed=passed, message=message)
     return result
+
+
+def _unknown_default(meta):
+    """The owner_unknown reason of records from before that key, from what socket_meta says (see owner_unknown())."""
+    if isinstance(meta, Mapping) and 'owners_visible' in meta:
+        visible = meta['owners_visible']
+        if visible is None:
+            return 'not_gathered'
+        if visible is False:
+            return 'not_visible'
+    return None
 
 
 def port_audit(sockets, policy, now=None, socket_meta=None):
@@ -364,23 +452,38 @@ def port_audit(sockets, policy, now=None, socket_meta=None):
     if meta is not None and not isinstance(meta, Mapping):
         raise PolicyError('socket_meta: expected the socket_meta dict of socket_facts, got %s' % type_name(meta))
     compiled = compile_policy(policy)
+    mode = compiled.unknown_owner
     today = _today(now)
-    found = listeners(records)
+    found = listeners(records, unknown_default=_unknown_default(meta))
 
     expired = set(rule.id for rule in compiled.rules if rule.until is not None and today > rule.until)
     matched = dict((rule.id, []) for rule in compiled.rules)
-    socket_entries, unexpected, excepted = [], [], {}
+    undecided = dict((rule.id, []) for rule in compiled.rules)
+    ignored = dict((rule.id, []) for rule in compiled.rules)
+    socket_entries, unexpected, unknown_owner, excepted = [], [], [], {}
     for listener in found:
-        hits = []
+        hits, open_rules = [], []
         for rule in compiled.rules:
-            if rule.matches(listener):
+            judged = rule.judge(listener)
+            if judged is True:
                 matched[rule.id].append(listener)
                 if rule.id not in expired:
                     hits.append(rule)
+            elif judged == UNDECIDED:
+                # Fail closed: a forbidden rule cannot rule the socket out, an expected or allowed rule cannot vouch
+                # for it. With unknown_owner: ignore, the owner test is simply false (noted in the verdict).
+                if rule.mode(mode) == 'ignore':
+                    if rule.id not in expired:
+                        ignored[rule.id].append(listener)
+                else:
+                    undecided[rule.id].append(listener)
+                    if rule.id not in expired:
+                        open_rules.append(rule)
         kinds = dict((kind, [r for r in hits if r.kind == kind]) for kind in KINDS)
+        forbidding = kinds['forbidden'] + [r for r in open_rules if r.kind == 'forbidden']
         # A live exception (an expected or allowed rule with `until`) overrides the forbidden rules it overlaps.
         exceptions = [r for r in hits if r.until is not None and r.kind != 'forbidden']
-        if kinds['forbidden'] and not exceptions:
+        if forbidding and not exceptions:
             status = 'forbidden'
         elif kinds['expected']:
             status = 'expected'
@@ -388,24 +491,26 @@ def port_audit(sockets, policy, now=None, socket_meta=None):
             status = 'allowed'
         else:
             status = 'unexpected' if compiled.closed_world else 'unlisted'
-        if kinds['forbidden'] and exceptions:
-            for rule in kinds['forbidden']:
+        if forbidding and exceptions:
+            for rule in forbidding:
                 excepted.setdefault(rule.id, []).append(listener)
         entry = listener.summary()
-        entry.update(status=status, rules=[r.id for r in hits],
-                     exception=exceptions[0].id if exceptions and kinds['forbidden'] else None)
+        entry.update(status=status, rules=[r.id for r in hits], undecided=[r.id for r in open_rules],
+                     exception=exceptions[0].id if exceptions and forbidding else None)
         socket_entries.append(entry)
         if status == 'unexpected':
             unexpected.append(entry)
+        if listener.owner_unknown is not None:
+            unknown_owner.append(entry)
 
     results = []
     for rule in compiled.rules:
-        is_expired = rule.id in expired
-        sockets_found = matched[rule.id]
+        sockets_found, doubtful = matched[rule.id], undecided[rule.id]
         if rule.id in excepted:
             spared = set(id(s) for s in excepted[rule.id])
             sockets_found = [s for s in sockets_found if id(s) not in spared]
-        results.append(_rule_result(rule, is_expired, sockets_found, excepted.get(rule.id)))
+            doubtful = [s for s in doubtful if id(s) not in spared]
+        results.append(_rule_result(rule, mode, rule.id in expired, sockets_found, doubtful, excepted.get(rule.id)))
 
     complete = None if meta is None else meta.get('complete')
     incomplete = complete is False
@@ -415,44 +520,62 @@ def port_audit(sockets, policy, now=None, socket_meta=None):
         notes.append('no socket_meta was given, so whether the facts are complete is unknown')
     elif complete is None:
         notes.append('socket_meta has no "complete" key, so whether the facts are complete is unknown')
+    for rule in compiled.rules:
+        if ignored[rule.id]:
+            notes.append('%s (%s) needs the owner, which is unknown, and has unknown_owner: ignore, so it did not judge: %s'
+                         % (rule.label, rule.safe_text, '; '.join(s.describe() for s in ignored[rule.id])))
 
     missing = [r for r in results if r['status'] == 'missing']
     violated = [r for r in results if r['status'] == 'violated']
     expired_results = [r for r in results if r['status'] == 'expired']
     violations = [r['message'] for r in missing + violated]
-    violations += ['unexpected: %s matches no expected or allowed rule (closed world)' % _describe_entry(entry)
-                   for entry in unexpected]
+    violations += ['unexpected: %s matches no expected or allowed rule (closed world)%s' % (
+        _describe_entry(entry), _undecided_text(entry)) for entry in unexpected]
     if incomplete and not compiled.accept_incomplete:
         violations.append('incomplete facts: %s (set accept_incomplete: true in the policy to accept them)'
-                          % ('; '.join(reasons) or 'socket_meta.complete is false'))
+                          % (_hoststr.text('; '.join(reasons)) or 'socket_meta.complete is false'))
     return {
         'compliant': not violations,
         'date': today.isoformat(),
         'closed_world': compiled.closed_world,
         'accept_incomplete': compiled.accept_incomplete,
+        'unknown_owner_mode': mode,
         'incomplete': incomplete,
-        'incomplete_reasons': reasons,
+        'incomplete_reasons': [_hoststr.clean(reason) for reason in reasons],
         'violations': violations,
         'missing': missing,
         'forbidden': violated,
         'unexpected': unexpected,
+        'unknown_owner': unknown_owner,
         'expired_exceptions': expired_results,
         'rules': results,
         'sockets': socket_entries,
         'summary': {
             'listening': len(socket_entries), 'rules': len(results), 'missing': len(missing),
-            'forbidden': len(violated), 'unexpected': len(unexpected), 'expired_exceptions': len(expired_results),
-            'violations': len(violations),
+            'forbidden': len(violated), 'unexpected': len(unexpected), 'unknown_owner': len(unknown_owner),
+            'expired_exceptions': len(expired_results), 'violations': len(violations),
         },
         'notes': notes,
     }
 
 
+def _undecided_text(entry):
+    if not entry['undecided']:
+        return ''
+    return '; %s need%s its owner, which is unknown' % (
+        ', '.join(entry['undecided']), 's' if len(entry['undecided']) == 1 else '')
+
+
 def _describe_entry(entry):
-    owners = ', '.join('%s' % name for name in entry['processes']) or 'owner unknown'
-    if entry['pids']:
-        owners += ' pid ' + ','.join(str(pid) for pid in entry['pids'])
+    """A socket entry as Listener.describe() names the socket; every piece of host data through _hoststr.text()."""
+    text = _hoststr.text
+    if entry.get('owner_unknown') is not None:
+        owners = 'owner unknown: ' + owner_unknown_text(entry['owner_unknown'])
+    else:
+        owners = ', '.join(text(name) for name in entry['processes']) or 'owner unknown'
+        if entry['pids']:
+            owners += ' pid ' + ','.join(text(pid) for pid in entry['pids'])
     if entry['user'] is not None or entry['uid'] is not None:
-        owners += ', user %s' % (entry['user'] if entry['user'] is not None else entry['uid'])
-    netns = ' in netns %s' % entry['netns'] if entry['netns'] else ''
-    return '%s %s%s (%s)' % (entry['proto'], entry['endpoint'], netns, owners)
+        owners += ', user %s' % text(entry['user'] if entry['user'] is not None else entry['uid'])
+    netns = ' in netns %s' % text(entry['netns']) if entry['netns'] else ''
+    return '%s %s%s (%s)' % (text(entry['proto']), text(entry['endpoint']), netns, owners)

@@ -83,7 +83,7 @@ def test_shorthand_errors(spec, message):
 
 @pytest.mark.parametrize('spec, message', [
     ({'prot': 'tcp'}, 'policy.expected[0]: unknown key "prot" (a rule takes port, proto, family, bind, process, user, '
-                      'netns, match, name, reason, until)'),
+                      'netns, match, name, reason, until, unknown_owner)'),
     ({'port': '80-70'}, 'policy.expected[0].port: "80-70": the range is reversed'),
     ({'port': 0}, 'policy.expected[0].port: "0": port 0 is out of range (1-65535)'),
     ({'port': 'http'}, 'policy.expected[0].port: "http": expected a port number 1-65535 or a range LOW-HIGH'),
@@ -121,7 +121,7 @@ def test_mapping_fields_and_text():
                    'reason': 'CHG-1', 'until': datetime.date(2030, 1, 2)})
     assert parsed.describe() == {
         'proto': ['tcp', 'udp'], 'port': '8000-8099', 'family': 'inet6', 'bind': ['loopback', '::1'],
-        'process': ['java*'], 'user': ['1001'], 'netns': [''], 'match': 'state listening'}
+        'process': ['java*'], 'user': ['1001'], 'netns': [''], 'match': 'state listening', 'unknown_owner': None}
     assert parsed.text == 'tcp,udp/8000-8099@loopback,::1 family=inet6 process=java* user=1001 netns= match="state listening"'
     assert parsed.name == 'app' and parsed.reason == 'CHG-1' and parsed.until == datetime.date(2030, 1, 2)
     assert rule({'process': 'sshd'}).text == '* process=sshd'
@@ -279,7 +279,7 @@ def test_verdict_structure():
     verdict = audit(policy, meta=PARTIAL)
     assert sorted(verdict) == ['accept_incomplete', 'closed_world', 'compliant', 'date', 'expired_exceptions',
                                'forbidden', 'incomplete', 'incomplete_reasons', 'missing', 'notes', 'rules', 'sockets',
-                               'summary', 'unexpected', 'violations']
+                               'summary', 'unexpected', 'unknown_owner', 'unknown_owner_mode', 'violations']
     assert verdict['compliant'] is False
     assert verdict['date'] == '2025-06-01'
     assert verdict['incomplete'] is True and verdict['accept_incomplete'] is False
@@ -305,9 +305,10 @@ def test_verdict_structure():
     assert first == {
         'id': 'expected[0]', 'kind': 'expected', 'index': 0, 'name': 'tcp/22', 'text': 'tcp/22',
         'rule': {'proto': ['tcp'], 'port': 22, 'family': None, 'bind': None, 'process': None, 'user': None,
-                 'netns': None, 'match': None},
-        'reason': None, 'until': None, 'expired': False, 'status': 'ok', 'passed': True,
+                 'netns': None, 'match': None, 'unknown_owner': None},
+        'reason': None, 'until': None, 'expired': False, 'status': 'ok', 'passed': True, 'unknown_owner': None,
         'sockets': [_listening.Listener(SSH4, 0).summary(), _listening.Listener(SSH6_DUAL, 1).summary()],
+        'undecided': [],
         'message': 'expected[0] (tcp/22) is listening: tcp 0.0.0.0:22 (sshd pid 712, user root); '
                    'tcp [::]:22 (sshd pid 712, user root)',
     }
@@ -316,7 +317,8 @@ def test_verdict_structure():
     web = [s for s in verdict['sockets'] if s['port'] == 8080][0]
     assert web['status'] == 'forbidden' and web['rules'] == ['forbidden[1]'] and web['exception'] is None
     assert verdict['summary'] == {'listening': 5, 'rules': 6, 'missing': 1, 'forbidden': 2, 'unexpected': 0,
-                                  'expired_exceptions': 1, 'violations': 4}
+                                  'unknown_owner': 0, 'expired_exceptions': 1, 'violations': 4}
+    assert verdict['unknown_owner'] == [] and verdict['unknown_owner_mode'] == 'fail'
     assert verdict['notes'] == []
 
 
@@ -392,7 +394,7 @@ def test_facts_dict_brings_socket_meta():
     (HOST, None, 'policy: expected a mapping with expected, allowed, forbidden, closed_world; got null'),
     (HOST, ['tcp/22'], 'policy: expected a mapping with expected, allowed, forbidden, closed_world; got a list'),
     (HOST, {'expect': ['tcp/22']}, 'policy: unknown key "expect" (a policy takes expected, allowed, forbidden, '
-                                   'closed_world, accept_incomplete, name, description)'),
+                                   'closed_world, accept_incomplete, unknown_owner, name, description)'),
     (HOST, {'expected': 'tcp/22'}, 'policy.expected: expected a list of rules, got a string'),
     (HOST, {'forbidden': {'port': 22}}, 'policy.forbidden: expected a list of rules, got a dict'),
     (HOST, {'expected': ['tcp/22', 'tcp/23', 'tcp/80-70']}, 'policy.expected[2]: "tcp/80-70": the range is reversed'),
