@@ -31,8 +31,11 @@ from collections.abc import Mapping
 # Surrogate escapes (\udc80-\udcff: bytes that were not UTF-8) and any other lone surrogate.
 _SURROGATE = re.compile('[\ud800-\udfff]')
 # C0, DEL, C1; the bidirectional controls (LRE..RLO, LRI..PDI, LRM, RLM, ALM) and the line/paragraph separators;
+# the invisible format characters that can disguise a name (soft hyphen, zero-width space and joiners, word joiner,
+# invisible operators, byte order mark, tag characters): `n\u200bc` must not look like `nc`;
 # U+FFFE and U+FFFF, which XML 1.0 does not allow.
-_UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]')
+_UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ud800-\udfff'
+                     '\ufeff\ufffe\uffff\U000e0000-\U000e007f]')
 # What Markdown (CommonMark and GFM tables) gives meaning to inline; each may be backslash-escaped.
 _MARKDOWN = re.compile(r'([\\`*_\[\]()<>!|~&#{}$])')
 
@@ -50,6 +53,8 @@ def _unsafe(found: 're.Match[str]') -> str:
         return '\\x%02x' % (code - 0xdc00)
     if code <= 0xff:
         return '\\x%02x' % code
+    if code > 0xffff:
+        return '\\U%08x' % code
     return '\\u%04x' % code
 
 
@@ -88,7 +93,8 @@ def text(value: object) -> str:
 
 
 def markdown(value: object) -> str:
-    """Host data as literal text in Markdown (also inside a table cell)."""
+    """Host data as literal inline text in Markdown (also inside a table cell). Inline only: callers put their own
+    text first on a line, since a line that starts with `- `, `1. ` or spaces is a block of its own."""
     return _MARKDOWN.sub(r'\\\1', text(value))
 
 

@@ -39,13 +39,16 @@ with ``tests/fleet`` on the path. The pytest fixtures are in ``pytest_fleet.py``
         fl.spawn_in("h2", ["python3", "-m", "http.server"])   # Popen, killed at down()
 
 ``Fleet(size=3, lab_dir=None, groups=None, hostvars=None, groupvars=None, names=None, run_id=None, keep=False,
-owner_pid=<this process>, clean_shell=True)``
+owner_pid=<this process>, clean_shell=True, pid_namespace=())``
 
 * ``groups``: host -> group names; ``hostvars``: host -> variables (they override the connection variables,
   e.g. ``ansible_python_interpreter`` for an interpreter matrix); ``groupvars``: group -> variables;
   ``names``: the inventory names and hostnames (default ``h1`` .. ``hN``; ``size`` defaults to their number);
 * ``keep``: keep the lab folder at ``down()`` (the ssh masters are closed all the same);
 * ``clean_shell``: blank root's shell startup files in the hosts (see above);
+* ``pid_namespace``: names of hosts whose sshd (and so every ssh session, every module) runs in a PID namespace of
+  its own with its own ``/proc`` (``unshare --pid --fork --mount-proc``): processes started outside it, such as
+  ``spawn_in``'s, are invisible there. ``Host.pid`` is then the ``unshare`` process, the sshd its only child;
 * ``owner_pid``: ``gc`` tears the fleet down once that process is gone; ``None`` = detached, ``gc`` leaves it
   (while it is being built, a fleet belongs to the building process, so a crashed bring-up is gc's too);
 
@@ -202,7 +205,7 @@ class Fleet:
     """N hosts, each a network namespace with its own sshd; see the module docstring."""
 
     def __init__(self, size=None, lab_dir=None, groups=None, hostvars=None, groupvars=None, names=None,
-                 run_id=None, keep=False, owner_pid=os.getpid, clean_shell=True):
+                 run_id=None, keep=False, owner_pid=os.getpid, clean_shell=True, pid_namespace=()):
         if size is None:
             size = len(names) if names is not None else 3
         if not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
@@ -225,6 +228,9 @@ class Fleet:
         self.lab_dir = os.path.abspath(lab_dir) if lab_dir else None
         self.keep = keep
         self.clean_shell = clean_shell
+        self.pid_namespace = set(pid_namespace)
+        if self.pid_namespace - set(self.names):
+            raise FleetError(f"pid_namespace names hosts that are not in the fleet: {sorted(self.pid_namespace - set(self.names))}")
         self.owner_pid = owner_pid() if callable(owner_pid) else owner_pid
         self.hosts = []
         self.subnet = None
@@ -386,9 +392,11 @@ class Fleet:
         for host in self.hosts:
             hdir = os.path.join(lab, "hosts", host.name)
             with open(os.path.join(hdir, "sshd.log"), "wb") as log:
-                # ip netns exec, unshare and sh all exec: the child's pid is the sshd's.
+                # ip netns exec, unshare and sh all exec: the child's pid is the sshd's (with pid_namespace, the
+                # unshare's, which stays the sshd's parent).
+                own_pids = ["--pid", "--fork", "--mount-proc"] if host.name in self.pid_namespace else []
                 proc = subprocess.Popen(
-                    ["ip", "netns", "exec", host.netns, "unshare", "--uts", "--mount", "sh", "-c", _HOST_SCRIPT,
+                    ["ip", "netns", "exec", host.netns, "unshare", "--uts", "--mount", *own_pids, "sh", "-c", _HOST_SCRIPT,
                      "fleet-host", host.name, os.path.join(hdir, "hosts"), os.path.join(lab, "empty"),
                      os.path.join(hdir, "sshd_config"), plumbing.SSHD, *dotfiles],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)

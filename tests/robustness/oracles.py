@@ -250,7 +250,7 @@ class Fuzzer(object):
         self.plugin(index, kind, text, tables, flt)
         # gather() refuses a bad filter before any I/O: every third of those, and every gather_every-th filter.
         if (flt is None and index % 3 == 0) or (self.gather_every and index % self.gather_every == 0):
-            self.gather(index, kind, text, tables, flt is not None)
+            self.gather(index, kind, text, tables, flt)
 
     def parse(self, index, kind, text, tables, parse_tables):
         try:
@@ -351,14 +351,19 @@ class Fuzzer(object):
                              [r['inode'] for r in result if r not in want][:5]))
 
     def gather(self, index, kind, text, tables, parsed):
-        """gather() raises GatherError exactly when parse refuses the filter for the tables gather resolves."""
+        """gather() raises GatherError exactly when parse refuses the filter for the tables gather resolves, or when
+        a device word names a device this host lacks (bind_devices, as the module reads it; ss refuses those too)."""
         self.counts['gathers'] += 1
-        accepted = parsed
         resolved = _gather.resolve_tables(list(tables))
         if _ssfilter.expand_tables(resolved) != _ssfilter.expand_tables(tables):
             try:
-                _ssfilter.parse(text, tables=resolved, resolver=filtergen.fake_resolver)
-                accepted = True
+                parsed = _ssfilter.parse(text, tables=resolved, resolver=filtergen.fake_resolver)
+            except _ssfilter.FilterError:
+                parsed = None
+        accepted = parsed is not None
+        if accepted:
+            try:
+                parsed.bind_devices(None)
             except _ssfilter.FilterError:
                 accepted = False
         try:
