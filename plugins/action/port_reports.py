@@ -4,19 +4,28 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The action of netaudit.sockets.port_reports (documented in plugins/modules/port_reports.py): renders a fleet's
 verdicts with the audit_report filter's code and writes the report files on the controller, in one task and
-without a module run per file."""
+without a module run per file.
+
+The report folder may be shared (docs/security.md): with plugin_utils/_controller_files.py, the previous reports
+are read only when they are regular files below a size limit (no symlink, FIFO or device is followed or opened),
+and the reports of a run are written as one set: every changed report goes to a temporary file in the folder
+first, and only when all are written are they renamed into place, so that a failure (a full disk) leaves the
+previous complete set."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
 
 EXTENSIONS = {'json': 'json', 'markdown': 'md', 'junit': 'junit.xml', 'html': 'html', 'text': 'txt'}
+# A previous report larger than this is not read, only replaced: the reports of a large fleet stay far below it.
+PREVIOUS_LIMIT = 64 * 1024 * 1024
 
 ARGUMENT_SPEC = {
     'verdicts': {'type': 'dict', 'required': True},
@@ -25,32 +34,28 @@ ARGUMENT_SPEC = {
     'dest': {'type': 'path', 'required': True},
     'name': {'type': 'str', 'default': 'port-audit'},
     'title': {'type': 'str', 'default': _report.DEFAULT_TITLE},
+    'mode': {'type': 'raw'},
+    'dir_mode': {'type': 'raw'},
 }
 
 
-def write_if_changed(path, text, check_mode):
-    """Write `text` to `path` (mode 0644, atomically) unless it already holds it; True when it changed."""
-    data = text.encode('utf-8')
+def previous_content(path, size):
+    """(bytes, mode) of the report at `path` when it is a regular file of `size` bytes; None otherwise (missing, or
+    a symlink, FIFO, device, folder, a file of another size): then the report counts as changed and is replaced.
+    Nothing but a regular file is opened, and never through a symlink or blocking."""
+    if size > PREVIOUS_LIMIT:
+        return None
     try:
-        with open(path, 'rb') as handle:
-            if handle.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
-    if check_mode:
-        return True
-    folder = os.path.dirname(path)
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix='.%s.' % os.path.basename(path))
-    try:
-        with os.fdopen(descriptor, 'wb') as handle:
-            handle.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return True
+        found = _controller_files.read_regular(path, size)
+    except _controller_files.ControllerFileError:
+        return None
+    return found if found is not None and len(found.data) == size else None
+
+
+def unchanged(path, data, mode):
+    """True when `path` is a regular file holding `data` (and, with an explicit `mode`, with that mode)."""
+    previous = previous_content(path, len(data))
+    return previous is not None and previous.data == data and (mode is None or previous.mode == mode)
 
 
 class ActionModule(ActionBase):
@@ -63,8 +68,12 @@ class ActionModule(ActionBase):
         del tmp
         args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
         name = args['name']
-        if not name or '/' in name or name in ('.', '..'):
-            raise AnsibleActionFail('port_reports: name: expected a file name without "/", got "%s"' % name)
+        if not name or '/' in name or name in ('.', '..') or '\x00' in name:
+            raise AnsibleActionFail('port_reports: name: expected a file name without "/", got "%s"' % _hoststr.text(name))
+        try:
+            mode, dir_mode = (_controller_files.parse_mode(args[option], option) for option in ('mode', 'dir_mode'))
+        except _controller_files.ControllerFileError as exc:
+            raise AnsibleActionFail('port_reports: %s' % exc) from None
         try:
             hosts = _report.hosts_of(args['verdicts'])
             texts = [(report_format, _report.render(args['verdicts'], report_format, title=args['title']))
@@ -72,21 +81,24 @@ class ActionModule(ActionBase):
         except ValueError as exc:
             raise AnsibleActionFail('port_reports: %s' % exc) from exc
         folder = os.path.realpath(os.path.expanduser(args['dest']))
-        paths, changed = [], False
+        paths = [os.path.join(folder, '%s.%s' % (name, EXTENSIONS[report_format])) for report_format, _text in texts]
+        changed = False
         try:
             if texts and not os.path.isdir(folder):
                 changed = True
                 if not self._task.check_mode:
-                    os.makedirs(folder, mode=0o755)
-            for report_format, text in texts:
-                path = os.path.join(folder, '%s.%s' % (name, EXTENSIONS[report_format]))
-                paths.append(path)
-                if os.path.isdir(folder):
-                    changed = write_if_changed(path, text, self._task.check_mode) or changed
-        except OSError as exc:
-            raise AnsibleActionFail('port_reports: cannot write the reports in %s: %s' % (folder, exc)) from exc
-        result.update(changed=changed, reports=paths,
-                      msg=['%s: %s' % (args['title'], _report.fleet_line(hosts))]
-                      + [_report.verdict_line(host) for host in hosts])
+                    _controller_files.make_folder(folder, dir_mode)
+            if os.path.isdir(folder):
+                different = [(path, text.encode('utf-8')) for path, (_format, text) in zip(paths, texts)]
+                different = [(path, data) for path, data in different if not unchanged(path, data, mode)]
+                if different:
+                    changed = True
+                    if not self._task.check_mode:
+                        _controller_files.write_files(folder, [(os.path.basename(path), data) for path, data in different],
+                                                      mode)
+        except (OSError, UnicodeError, _controller_files.ControllerFileError) as exc:
+            raise AnsibleActionFail('port_reports: cannot write the reports in %s: %s; the reports there are left as '
+                                    'they were' % (_hoststr.text(folder), _hoststr.text(exc))) from exc
+        result.update(changed=changed, reports=paths, msg=_report.display_lines(hosts, args['title']))
         result['_ansible_verbose_always'] = True
         return result

@@ -8,15 +8,23 @@
 # (docs/policy.md, "The verdict"), and returns the report as text. A host without a verdict (it failed or was
 # unreachable before the audit) maps to null/false, or to {"error": "why"}; the reports show it as an error.
 # render(verdicts, format) is what the audit_report filter calls.
+#
+# Host data (process, user, interface and namespace names, addresses, and the verdict's messages that quote them) is
+# hostile (docs/security.md). The helpers below that compose lines and cells (describe_socket, socket_row,
+# verdict_line, failure_details...) return them raw; each renderer escapes every piece once, where it writes it,
+# with the _hoststr function of its format: text() for text, the summary and Ansible's messages (display_lines),
+# markdown() for Markdown, html() for HTML, xml() for JUnit XML and clean_tree() for JSON. Host names come from the
+# controller's inventory but are escaped the same way: they may hold the format's syntax too.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 
 from collections.abc import Mapping, Sequence
-from xml.sax.saxutils import escape as xml_escape, quoteattr
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.module_utils._listening import OWNER_UNKNOWN_REASONS
 
 FORMATS = ('json', 'markdown', 'junit', 'html', 'text', 'summary')
 # File name extension of each format, as the port_audit role writes them.
@@ -29,6 +37,10 @@ EXPOSURE_TEXT = {'loopback': 'loopback', 'local_network': 'local network', 'all_
 STACK_TEXT = {'ipv4': 'v4', 'ipv6': 'v6', 'dual': 'dual stack'}
 RULE_MARK = {'ok': 'ok', 'missing': 'FAIL', 'violated': 'FAIL', 'expired': 'expired'}
 SOCKET_HEADER = ('proto', 'bind', 'exposure', 'stack', 'process', 'user', 'status')
+# Why a socket's owner is unknown (the records' owner_unknown, docs/records.md), short for the tables' process column;
+# the sentences that name a socket use the policy's words (_listening.OWNER_UNKNOWN_REASONS).
+OWNER_UNKNOWN_SHORT = {'not_gathered': 'not gathered', 'not_visible': 'not visible', 'exited': 'exited',
+                       'kernel': 'kernel', 'unknown': 'unknown'}
 
 
 class ReportError(ValueError):
@@ -80,11 +92,11 @@ def hosts_of(verdicts):
             missing = [key for key in VERDICT_KEYS if key not in value]
             if missing:
                 raise ReportError('verdicts[%s]: not a port_audit verdict: no %s (the netaudit.sockets.port_audit filter '
-                                  'returns them all)' % (name, ', '.join('"%s"' % key for key in missing)))
+                                  'returns them all)' % (_hoststr.text(name), ', '.join('"%s"' % _hoststr.text(key) for key in missing)))
             found.append(Host(name, value))
         else:
             raise ReportError('verdicts[%s]: expected a port_audit verdict (a dict), or null for a host without one; got %s'
-                              % (name, type(value).__name__))
+                              % (_hoststr.text(name), type(value).__name__))
     return found
 
 
@@ -109,13 +121,17 @@ def fleet_line(hosts):
 # --- sockets and rules as text ---------------------------------------------------------------------------------
 
 def owners_text(entry):
-    """sshd[712] for one process with one pid, else the names and then the pids; '-' when unknown."""
+    """sshd[712] for one process with one pid, else the names and then the pids; when unknown, '? (why)' with the
+    socket's owner_unknown, or '-' when the socket does not say."""
     names = [str(name) for name in entry.get('processes') or ()]
     pids = [str(pid) for pid in entry.get('pids') or ()]
     if len(names) == 1 and len(pids) == 1:
         return '%s[%s]' % (names[0], pids[0])
     if names:
         return ','.join(names) + ('[%s]' % ','.join(pids) if pids else '')
+    why = entry.get('owner_unknown')
+    if why:
+        return '? (%s)' % OWNER_UNKNOWN_SHORT.get(why, why)
     return '-'
 
 
@@ -127,7 +143,10 @@ def user_text(entry):
 
 def describe_socket(entry):
     """tcp 0.0.0.0:23 (inetd pid 812, user root): the way the verdict's messages name a socket."""
-    owners = ', '.join(str(name) for name in entry.get('processes') or ()) or 'owner unknown'
+    owners = ', '.join(str(name) for name in entry.get('processes') or ())
+    if not owners:
+        why = entry.get('owner_unknown')
+        owners = 'owner unknown: %s' % OWNER_UNKNOWN_REASONS.get(why, why) if why else 'owner unknown'
     if entry.get('pids'):
         owners += ' pid ' + ','.join(str(pid) for pid in entry['pids'])
     if entry.get('user') is not None or entry.get('uid') is not None:
@@ -142,7 +161,7 @@ def socket_row(entry, with_netns=False):
            STACK_TEXT.get(entry.get('stack'), str(entry.get('stack'))), owners_text(entry), user_text(entry),
            str(entry.get('status', '-'))]
     if with_netns:
-        row.append(entry.get('netns') or '-')
+        row.append(str(entry.get('netns') or '-'))
     return row
 
 
@@ -168,7 +187,8 @@ def single_port(result):
 
 
 def failure_details(result, verdict):
-    """The text under a failed rule: each offending socket, or what listens on the port of a missing rule."""
+    """The lines under a failed rule (raw: the renderer escapes each): each offending socket, or what listens on the
+    port of a missing rule."""
     lines = []
     if result.get('status') == 'violated':
         lines += ['listening, and forbidden:'] + ['  ' + describe_socket(entry) for entry in result.get('sockets') or ()]
@@ -180,7 +200,7 @@ def failure_details(result, verdict):
             lines += ['on that port, but not matching the rule:'] + ['  ' + describe_socket(entry) for entry in near]
     if result.get('reason'):
         lines.append('reason: %s' % result['reason'])
-    return '\n'.join(lines)
+    return lines
 
 
 def verdict_line(host):
@@ -201,6 +221,9 @@ def verdict_line(host):
         violations = len(verdict['violations'])
         text = '%s: NOT compliant: %d violation%s (%s), %s' % (
             host.name, violations, '' if violations == 1 else 's', ', '.join(parts), listening)
+    unknown = counts.get('unknown_owner') or 0
+    if unknown:
+        text += ', %d with an unknown owner' % unknown
     if counts.get('expired_exceptions'):
         text += ', %d expired exception%s' % (counts['expired_exceptions'], '' if counts['expired_exceptions'] == 1 else 's')
     if not rules and not verdict.get('closed_world'):
@@ -208,23 +231,48 @@ def verdict_line(host):
     return text
 
 
+def unknown_owner_lines(verdict):
+    """One line (raw) per listening socket whose owner is unknown: why, and the rules that failed closed on it."""
+    lines = []
+    for entry in verdict.get('unknown_owner') or ():
+        line = describe_socket(entry)
+        if entry.get('undecided'):
+            line += ': cannot be judged by %s' % ', '.join(str(rule) for rule in entry['undecided'])
+        lines.append(line)
+    return lines
+
+
+def display_lines(hosts, title=None):
+    """What Ansible shows for a fleet (port_reports' msg): the fleet line, then one line per host, as text()."""
+    return ([_hoststr.text('%s: %s' % (title or DEFAULT_TITLE, fleet_line(hosts)))]
+            + [_hoststr.text(verdict_line(host)) for host in hosts])
+
+
 # --- text: what tools/audit prints -----------------------------------------------------------------------------
 
 def _columns(table, indent='  '):
+    table = [[_hoststr.text(cell) for cell in row] for row in table]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return [(indent + '  '.join(cell.ljust(widths[i]) for i, cell in enumerate(row))).rstrip() for row in table]
 
 
-def render_summary(verdicts, title=None):
-    """One line per host (what the role shows per host), no title."""
-    return '\n'.join(verdict_line(host) for host in hosts_of(verdicts)) + '\n'
+def render_summary(verdicts, title=None, violations=False):
+    """One line per host (what the role shows per host), no title; with `violations`, each host's violations
+    follow its line, indented (the role's failure message)."""
+    out = []
+    for host in hosts_of(verdicts):
+        out.append(_hoststr.text(verdict_line(host)))
+        if violations and host.verdict is not None:
+            out += ['  ' + _hoststr.text(text) for text in host.verdict['violations']]
+    return '\n'.join(out) + '\n'
 
 
 def render_text(verdicts, title=None):
     hosts = hosts_of(verdicts)
-    out = ['%s: %s' % (title or DEFAULT_TITLE, fleet_line(hosts))]
+    text = _hoststr.text
+    out = ['%s: %s' % (text(title or DEFAULT_TITLE), fleet_line(hosts))]
     for host in hosts:
-        out += ['', '== %s ==' % verdict_line(host)]
+        out += ['', '== %s ==' % text(verdict_line(host))]
         verdict = host.verdict
         if verdict is None:
             continue
@@ -237,15 +285,18 @@ def render_text(verdicts, title=None):
             out.append('Listening sockets: none')
         if verdict['rules']:
             out.append('Rules:')
-            out += ['  %-7s  %s' % (RULE_MARK.get(result.get('status'), result.get('status')), result.get('message'))
+            out += ['  %-7s  %s' % (text(RULE_MARK.get(result.get('status'), result.get('status'))), text(result.get('message')))
                     for result in verdict['rules']]
         for entry in verdict.get('unexpected') or ():
-            out.append('  %-7s  unexpected (closed world): %s' % ('FAIL', describe_socket(entry)))
+            out.append('  %-7s  unexpected (closed world): %s' % ('FAIL', text(describe_socket(entry))))
+        for line in unknown_owner_lines(verdict):
+            out.append('  unknown  %s' % text(line))
         if verdict.get('incomplete'):
             out.append('  %-7s  incomplete facts: %s' % (
-                'ok' if verdict.get('accept_incomplete') else 'FAIL', '; '.join(verdict.get('incomplete_reasons') or ())))
+                'ok' if verdict.get('accept_incomplete') else 'FAIL',
+                '; '.join(text(reason) for reason in verdict.get('incomplete_reasons') or ())))
         for note in verdict.get('notes') or ():
-            out.append('  note     %s' % note)
+            out.append('  note     %s' % text(note))
     return '\n'.join(out) + '\n'
 
 
@@ -261,13 +312,17 @@ def render_json(verdicts, title=None):
         'hosts': dict((host.name, host.verdict) for host in hosts),
         'errors': dict((host.name, host.error) for host in hosts if host.verdict is None),
     }
-    return json.dumps(document, indent=2, default=str) + '\n'
+    return json.dumps(_hoststr.clean_tree(document), indent=2, default=str) + '\n'
 
 
 # --- Markdown --------------------------------------------------------------------------------------------------
 
+class Markdown(str):
+    """Markdown this module wrote (a link to a host's section, bold), with its host data already escaped."""
+
+
 def _md(text):
-    return str(text).replace('\\', '\\\\').replace('|', '\\|').replace('\n', ' ').replace('<', '&lt;')
+    return text if isinstance(text, Markdown) else _hoststr.markdown(text)
 
 
 def _md_table(header, rows):
@@ -277,7 +332,7 @@ def _md_table(header, rows):
 
 def render_markdown(verdicts, title=None):
     hosts = hosts_of(verdicts)
-    out = ['# %s' % _md(title or DEFAULT_TITLE), '', fleet_line(hosts) + '.', '']
+    out = ['# %s' % _md(title or DEFAULT_TITLE), '', _md(fleet_line(hosts)) + '.', '']
     rows = []
     for host in hosts:
         if host.verdict is None:
@@ -285,7 +340,8 @@ def render_markdown(verdicts, title=None):
             continue
         verdict, counts = host.verdict, host.verdict['summary']
         complete = 'no' if verdict.get('incomplete') else 'yes'
-        rows.append(['[%s](#%s)' % (host.name, anchor(host.name)), host.label if host.compliant else '**%s**' % host.label,
+        rows.append([Markdown('[%s](#%s)' % (_md(host.name), anchor(host.name))),
+                     host.label if host.compliant else Markdown('**%s**' % _md(host.label)),
                      counts.get('listening'), counts.get('rules'), counts.get('missing'), counts.get('forbidden'),
                      counts.get('unexpected'), counts.get('expired_exceptions'), complete])
     out += _md_table(('host', 'verdict', 'listening', 'rules', 'missing', 'forbidden', 'unexpected',
@@ -309,6 +365,9 @@ def render_markdown(verdicts, title=None):
             out += _md_table(header, [socket_row(entry, with_netns) for entry in verdict['sockets']])
         else:
             out.append('None.')
+        unknown = unknown_owner_lines(verdict)
+        if unknown:
+            out += ['', '### Sockets whose owner is unknown', ''] + ['- %s' % _md(line) for line in unknown]
         extra = list(verdict.get('notes') or ())
         if verdict.get('incomplete'):
             extra.append('incomplete facts%s: %s' % (' (accepted)' if verdict.get('accept_incomplete') else '',
@@ -324,46 +383,48 @@ def anchor(name):
 
 # --- JUnit XML -------------------------------------------------------------------------------------------------
 
-_XML_BAD = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
-
-
 def _x(text):
-    return xml_escape(_XML_BAD.sub('\ufffd', str(text)))
+    return _hoststr.xml(text)
 
 
 def _xa(text):
-    return quoteattr(_XML_BAD.sub('\ufffd', str(text)), {'\n': '&#10;', '\r': '&#13;', '\t': '&#9;'})
+    return '"%s"' % _hoststr.xml(text)
+
+
+def _x_lines(lines):
+    """Lines of text in an XML element, each escaped (their line breaks are the report's own)."""
+    return '\n'.join(_hoststr.xml(line) for line in lines)
 
 
 def junit_cases(host):
-    """[(name, outcome, kind, message, text)] for one host: outcome is None (passed), failure, error or skipped."""
+    """[(name, outcome, kind, message, lines)] for one host: outcome is None (passed), failure, error or skipped."""
     verdict = host.verdict
     if verdict is None:
-        return [('audit', 'error', 'no_verdict', host.error, host.error)]
+        return [('audit', 'error', 'no_verdict', host.error, [host.error])]
     cases = []
     for result in verdict['rules']:
         status = result.get('status')
         if status in ('missing', 'violated'):
             cases.append((rule_title(result), 'failure', status, result.get('message'), failure_details(result, verdict)))
         elif status == 'expired':
-            cases.append((rule_title(result), 'skipped', status, result.get('message'), ''))
+            cases.append((rule_title(result), 'skipped', status, result.get('message'), []))
         else:
-            cases.append((rule_title(result), None, status, result.get('message'), ''))
+            cases.append((rule_title(result), None, status, result.get('message'), []))
     if verdict.get('closed_world'):
         unexpected = verdict.get('unexpected') or ()
         if unexpected:
-            text = 'listening, and matching no expected or allowed rule:\n' + '\n'.join(
-                '  ' + describe_socket(entry) for entry in unexpected)
+            lines = ['listening, and matching no expected or allowed rule:'] + [
+                '  ' + describe_socket(entry) for entry in unexpected]
             cases.append(('closed world', 'failure', 'unexpected', '%d unexpected listening socket%s' % (
-                len(unexpected), '' if len(unexpected) == 1 else 's'), text))
+                len(unexpected), '' if len(unexpected) == 1 else 's'), lines))
         else:
-            cases.append(('closed world', None, 'ok', 'nothing unexpected is listening', ''))
+            cases.append(('closed world', None, 'ok', 'nothing unexpected is listening', []))
     if verdict.get('incomplete') and not verdict.get('accept_incomplete'):
         reasons = '; '.join(verdict.get('incomplete_reasons') or ()) or 'socket_meta.complete is false'
         cases.append(('complete facts', 'failure', 'incomplete', 'incomplete facts: %s' % reasons,
-                      'set accept_incomplete (port_audit_accept_incomplete) to accept them'))
+                      ['set accept_incomplete (port_audit_accept_incomplete) to accept them']))
     else:
-        cases.append(('complete facts', None, 'ok', 'complete' if not verdict.get('incomplete') else 'incomplete, accepted', ''))
+        cases.append(('complete facts', None, 'ok', 'complete' if not verdict.get('incomplete') else 'incomplete, accepted', []))
     return cases
 
 
@@ -386,13 +447,13 @@ def render_junit(verdicts, title=None):
                 lines.append('      <property name="%s" value=%s/>' % (
                     key, _xa(str(value).lower() if isinstance(value, bool) else value)))
             lines.append('    </properties>')
-        for name, outcome, kind, message, text in cases:
+        for name, outcome, kind, message, text_lines in cases:
             opening = '    <testcase name=%s classname=%s time="0"' % (_xa(name), _xa(classname))
             if outcome is None:
                 lines.append(opening + '/>')
                 continue
             lines += [opening + '>', '      <%s type=%s message=%s>%s</%s>' % (
-                outcome, _xa(kind), _xa(message), _x(text), outcome), '    </testcase>']
+                outcome, _xa(kind), _xa(message), _x_lines(text_lines), outcome), '    </testcase>']
         lines.append('    <system-out>%s</system-out>' % _x(verdict_line(host)))
         lines.append('  </testsuite>')
         suites += lines
@@ -444,8 +505,13 @@ _SCRIPT = """
   }
   // A link to one cell: REPORT.html#cell=HOST%20PROTO%2FPORT shows its details, as a click does.
   var wanted = /^#cell=(.*)$/.exec(location.hash);
-  for (var j = 0; wanted && j < cells.length; j++) {
-    if (key(cells[j]) === decodeURIComponent(wanted[1])) { show(cells[j], false); }
+  // A fragment that is not valid percent-encoding (a hand-edited link) is ignored: the page works without it.
+  var target = null;
+  if (wanted) {
+    try { target = decodeURIComponent(wanted[1]); } catch (error) { target = null; }
+  }
+  for (var j = 0; target !== null && j < cells.length; j++) {
+    if (key(cells[j]) === target) { show(cells[j], false); }
   }
   var hosts = document.querySelectorAll('#matrix tbody tr').length;
   var ports = document.querySelectorAll('#matrix thead th.port').length;
@@ -457,7 +523,12 @@ _SCRIPT = """
 
 
 def _h(text):
-    return html.escape(str(text), quote=True)
+    return _hoststr.html(text)
+
+
+def _h_lines(lines):
+    """Lines of text in an HTML attribute or element, each escaped (their line breaks are the report's own)."""
+    return '\n'.join(_hoststr.html(line) for line in lines)
 
 
 def _port_sort_key(key):
@@ -527,16 +598,16 @@ def _matrix_html(hosts):
             out.append('<tr class="no-verdict" data-host="%s" data-state="no_verdict">%s</tr>' % (_h(host.name), ''.join(row)))
             continue
         row.append('<td class="verdict v-%s" title="%s">%s</td>' % (
-            host.state, _h('\n'.join(host.verdict['violations']) or verdict_line(host)), _h(host.label)))
+            host.state, _h_lines(host.verdict['violations'] or [verdict_line(host)]), _h(host.label)))
         for proto, port in ports:
             status, lines = cells.get(host.name, {}).get((proto, port), ('none', []))
-            title = ' title="%s"' % _h('\n'.join(lines)) if lines else ''
+            title = ' title="%s"' % _h_lines(lines) if lines else ''
             row.append('<td class="cell st-%s" data-host="%s" data-port="%s/%d" data-status="%s" tabindex="0"%s>%s</td>' % (
                 status, _h(host.name), _h(proto), port, status, title, '' if status == 'none' else status))
         if with_other:
             lines = others.get(host.name, [])
             row.append('<td class="cell other %s" data-host="%s" data-port="other" tabindex="0"%s>%s</td>' % (
-                'st-missing' if lines else 'st-none', _h(host.name), ' title="%s"' % _h('\n'.join(lines)) if lines else '',
+                'st-missing' if lines else 'st-none', _h(host.name), ' title="%s"' % _h_lines(lines) if lines else '',
                 ('%d issue%s' % (len(lines), '' if len(lines) == 1 else 's')) if lines else ''))
         out.append('<tr data-host="%s" data-state="%s">%s</tr>' % (_h(host.name), host.state, ''.join(row)))
     return out + ['</tbody></table>']
@@ -561,6 +632,10 @@ def _host_html(host):
         out += _html_table(header, [socket_row(entry, with_netns) for entry in verdict['sockets']])
     else:
         out.append('<p>None.</p>')
+    unknown = unknown_owner_lines(verdict)
+    if unknown:
+        out += ['<h3>Sockets whose owner is unknown</h3>', '<ul class="unknown-owner">']
+        out += ['<li>%s</li>' % _h(line) for line in unknown] + ['</ul>']
     for note in verdict.get('notes') or ():
         out.append('<p class="muted">note: %s</p>' % _h(note))
     return out + ['</section>']
@@ -585,12 +660,14 @@ def render_html(verdicts, title=None):
 
 # --- dispatch --------------------------------------------------------------------------------------------------
 
-def render(verdicts, report_format, title=None):
-    """The report of `verdicts` in one of FORMATS, as text."""
+def render(verdicts, report_format, title=None, violations=False):
+    """The report of `verdicts` in one of FORMATS, as text; `violations` adds each host's to the summary."""
     if report_format not in FORMATS:
-        raise ReportError('format: expected one of %s, got "%s"' % (', '.join(FORMATS), report_format))
+        raise ReportError('format: expected one of %s, got "%s"' % (', '.join(FORMATS), _hoststr.text(report_format)))
     if title is not None and not isinstance(title, str):
         raise ReportError('title: expected a string, got %s' % type(title).__name__)
+    if report_format == 'summary':
+        return render_summary(verdicts, title, violations=bool(violations))
     return {
         'json': render_json, 'markdown': render_markdown, 'junit': render_junit, 'html': render_html,
         'text': render_text, 'summary': render_summary,

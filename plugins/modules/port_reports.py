@@ -13,6 +13,14 @@ description:
   - Renders the verdicts of a fleet (host name to the verdict of the P(netaudit.sockets.port_audit#filter) filter or
     of M(netaudit.sockets.port_verdict)) as the P(netaudit.sockets.audit_report#filter) filter does, and writes one
     file per format in O(dest) on the controller, in one task. A file is written only when its content changes.
+  - "Every string that comes from a host (process, user, interface and namespace names, addresses) is escaped for
+    the format it is written in, and for the terminal in what the task shows: control characters and invalid UTF-8
+    appear as C(\\xNN), never raw. Every format is always written."
+  - The reports of a run are written as one set. Each changed report is written to a temporary file in O(dest)
+    first; only when all are written are they renamed into place. When a write fails (a full disk), the temporary
+    files are removed, the previous reports stay as they were, and the task fails naming the folder.
+  - A previous report is read (to compare) only when it is a regular file below 64 MiB. A symlink, FIFO or device
+    in its place is never followed or opened; it is replaced by the new report (the symlink itself, not its target).
   - Shows the fleet's verdicts, one line per host, and returns the paths of the reports.
   - It is the report step of the role C(netaudit.sockets.port_audit); run it once per play (C(run_once)).
 author:
@@ -52,9 +60,24 @@ options:
     choices: [json, markdown, junit, html, text]
     default: [json, markdown, junit, html]
   dest:
-    description: The folder of the reports, on the controller. It is created (mode C(0755)) when missing.
+    description:
+      - The folder of the reports, on the controller. It is created when missing, with its missing parents (mode
+        O(dir_mode), or C(0777) less the umask). An existing folder keeps its mode.
     type: path
     required: true
+  mode:
+    description:
+      - The mode of the report files, in octal (V(0640)).
+      - When not set, a new report gets C(0666) less the controller's umask, as any file ansible-playbook creates
+        (C(0644) with the usual umask C(022)).
+      - When set, a report with the right content but another mode is rewritten with this mode.
+    type: raw
+  dir_mode:
+    description:
+      - The mode, in octal (V(0750)), of the folders this task creates for O(dest). Existing folders are left
+        as they are (a shared C(1777) folder stays C(1777)).
+      - When not set, C(0777) less the controller's umask.
+    type: raw
   name:
     description: The reports' file name, without extension.
     type: str
@@ -83,6 +106,7 @@ EXAMPLES = r"""
                   | map(attribute='audit.verdict', default=false))) }}"
     dest: "{{ playbook_dir }}/reports"
     formats: [json, junit]
+    mode: "0640"
   run_once: true
 """
 

@@ -143,12 +143,14 @@ def test_markdown_summary_table_and_details(verdicts):
     assert '| [db1](#host-db1) | **NOT compliant** | 4 | 5 | 0 | 0 | 0 | 1 | no |' in lines
     assert '| h10 | no verdict | - | - | - | - | - | - | - |' in lines
     assert '## web2: NOT compliant' in lines and '<a id="host-web2"></a>' in lines
-    assert '- forbidden[0] (tcp/23) is forbidden, but listening: tcp 0.0.0.0:23 (inetd pid 812, user root)' in lines
+    # host data and the messages that quote it are Markdown-escaped (_hoststr.markdown): literal text once rendered
+    assert ('- forbidden\\[0\\] \\(tcp/23\\) is forbidden, but listening: tcp 0.0.0.0:23 \\(inetd pid 812, user root\\)'
+            in lines)
     # cells are escaped: a pipe would split them, a tag would vanish
-    assert '| tcp | [::]:8080 | all interfaces | v6 | py&lt;thon>&"x[999] | 1000 | unexpected |' in lines
+    assert '| tcp | \\[::\\]:8080 | all interfaces | v6 | py\\<thon\\>\\&"x\\[999\\] | 1000 | unexpected |' in lines
     weird = copy.deepcopy(verdicts['web1'])
     weird['rules'][0]['message'] = 'a | b'
-    assert '| expected[0] tcp/22 | ok | a \\| b |' in _report.render({'w': weird}, 'markdown')
+    assert '| expected\\[0\\] tcp/22 | ok | a \\| b |' in _report.render({'w': weird}, 'markdown')
 
 
 # --- JUnit ------------------------------------------------------------------------------------------------------
@@ -197,7 +199,8 @@ def test_junit_cleans_characters_xml_cannot_hold(verdicts):
     verdict['rules'][3]['message'] = 'bell \x07 and\nnewline'
     root = ET.fromstring(_report.render({'x': verdict}, 'junit').encode())
     failure = junit_cases(root)['x']['forbidden[0] tcp/23'].find('failure')
-    assert failure.get('message') == 'bell \ufffd and\nnewline'
+    # control characters from host data are shown, escaped visibly (_hoststr.xml), never dropped or passed on raw
+    assert failure.get('message') == 'bell \\x07 and\\x0anewline'
 
 
 NO_XMLLINT = 'xmllint is missing: apt-get install libxml2-utils (tools/setup --tests installs it)'
