@@ -10,8 +10,9 @@ import re
 
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
-    check_records, is_int, parse_boolean, parse_port_range, socket_records,
+    PolicyError, is_int, parse_boolean, parse_port_range, socket_records, type_name,
 )
 from ansible_collections.netaudit.sockets.plugins.module_utils._listening import INET_FAMILIES, bracketed, parse_ip
 
@@ -21,6 +22,62 @@ _NOT_FLOWS = ('LISTEN', 'UNCONN', 'TIME-WAIT', 'UNKNOWN')
 _UNIX_AUTOBIND = re.compile(r'@[0-9a-f]{5}\Z')
 _DIFF_KEYS = ('netid', 'state', 'family', 'local_address', 'local_port')
 _FLOW_KEYS = _DIFF_KEYS + ('peer_address', 'peer_port')
+# Every key the comparison reads, and what its value must be when present (null is always allowed): a snapshot
+# from a file (a baseline) is checked against this before anything is compared, so that a bad value is named
+# rather than met as a Python error halfway through.
+_STRING, _INTEGER, _BOOLEAN, _LIST = 'a string', 'an integer', 'a boolean', 'a list'
+_VALUE_TYPES = (
+    ('netid', _STRING), ('state', _STRING), ('family', _STRING), ('local_address', _STRING),
+    ('local_port', _INTEGER), ('peer_address', _STRING), ('peer_port', _INTEGER), ('interface', _STRING),
+    ('v6only', _BOOLEAN), ('uid', _INTEGER), ('user', _STRING), ('processes', _LIST), ('netns', _STRING),
+)
+
+
+def _type_problem(value, wanted):
+    """'expected ..., got ...' when `value` (not null) is not of the `wanted` kind, else None."""
+    if wanted is _STRING:
+        good = isinstance(value, str)
+    elif wanted is _INTEGER:
+        good = is_int(value)
+    elif wanted is _BOOLEAN:
+        good = isinstance(value, bool)
+    else:
+        good = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+    return None if good else 'expected %s or null, got %s' % (wanted, type_name(value))
+
+
+def record_problem(record, required):
+    """(key path, problem) for the first thing in one record that the comparison cannot read, or None.
+
+    The key path is '' for the record itself, '.local_port' or '.processes[2].name' inside it."""
+    if not isinstance(record, Mapping):
+        return '', 'expected a socket record (a dict), got %s' % type_name(record)
+    missing = [key for key in required if key not in record]
+    if missing:
+        return '', 'not a socket record: no %s (a record from netaudit.sockets.socket_facts has them all)' % (
+            ', '.join('"%s"' % key for key in missing))
+    for key, wanted in _VALUE_TYPES:
+        value = record.get(key)
+        if value is not None:
+            problem = _type_problem(value, wanted)
+            if problem:
+                return '.' + key, problem
+    for index, process in enumerate(record.get('processes') or ()):
+        if not isinstance(process, Mapping):
+            return '.processes[%d]' % index, 'expected a process (a dict with a name), got %s' % type_name(process)
+        name = process.get('name')
+        if name is not None and not isinstance(name, str):
+            return '.processes[%d].name' % index, 'expected a string or null, got %s' % type_name(name)
+    return None
+
+
+def check_snapshot(records, argument, required=_DIFF_KEYS):
+    """Raise PolicyError naming the first record, key and problem (`argument[3].local_port: expected an integer or
+    null, got a list`) of a snapshot that socket_diff cannot compare; one pass over the records."""
+    for index, record in enumerate(records):
+        found = record_problem(record, required)
+        if found:
+            raise PolicyError('%s[%d]%s: %s' % (argument, index, found[0], found[1]))
 
 
 def _ephemeral_range(value):
@@ -48,8 +105,7 @@ def _bind_text(record):
 
 
 def _owner_names(record):
-    return tuple(sorted(set(p.get('name') for p in record.get('processes') or () if isinstance(p, Mapping)
-                            and p.get('name') is not None)))
+    return tuple(sorted(set(p.get('name') for p in record.get('processes') or () if p.get('name') is not None)))
 
 
 def _user_text(record):
@@ -157,8 +213,8 @@ def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral
     ephemeral = parse_boolean(ephemeral, 'ephemeral')
     port_range = _ephemeral_range(ephemeral_range)
     keys = _FLOW_KEYS if established else _DIFF_KEYS
-    check_records(before, keys, 'baseline')
-    check_records(after, keys, 'current')
+    check_snapshot(before, 'baseline', keys)
+    check_snapshot(after, 'current', keys)
     old = _identities(before, established, ephemeral, port_range)
     new = _identities(after, established, ephemeral, port_range)
     opened = sorted((new[k] for k in new if k not in old), key=_Group.order)
@@ -172,10 +228,11 @@ def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral
                             'before': old[group.key].entry(), 'after': group.entry()})
         else:
             unchanged += 1
-    return {
+    # Host strings leave cleaned (invalid UTF-8 as \xNN, no lone surrogate), so the result always encodes as JSON.
+    return _hoststr.clean_tree({
         'opened': [g.entry() for g in opened],
         'closed': [g.entry() for g in closed],
         'changed': changed,
         'unchanged': unchanged,
         'drift': bool(opened or closed or changed),
-    }
+    })

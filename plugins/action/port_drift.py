@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The action of netaudit.sockets.port_drift (documented in plugins/modules/port_drift.py).
+
+Gathers the host's listening sockets with socket_facts (one module run), then on the controller reads the host's
+baseline (plugin_utils/_baseline_store.py over _controller_files.py: a regular file only, bounded in size), checks
+it, compares it with the socket_diff filter's code, writes the new baseline when recording, and sums it up in one
+line: the port_baseline role's per-host work, in one task.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
+from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _baseline_store
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import run_socket_facts
+
+MODES = ('auto', 'record', 'compare')
+LISTED = 50         # sockets named per kind of drift in the line; the result holds them all
+
+ARGUMENT_SPEC = {
+    'dir': {'type': 'path', 'required': True},
+    'mode': {'type': 'str', 'choices': list(MODES), 'default': 'auto'},
+    'fail_on_drift': {'type': 'bool', 'default': False},
+    'tables': {'type': 'list', 'elements': 'str', 'default': ['tcp', 'udp']},
+    'filter': {'type': 'str', 'default': ''},
+    'netns': {'type': 'list', 'elements': 'str', 'default': []},
+    'ephemeral': {'type': 'bool', 'default': False},
+    'ephemeral_range': {'type': 'raw', 'default': '32768-60999'},
+    'max_size': {'type': 'int', 'default': _baseline_store.DEFAULT_MAX_SIZE},
+    'dir_mode': {'type': 'raw'},
+    'file_mode': {'type': 'raw'},
+}
+
+
+# --- the line ---------------------------------------------------------------------------------------------------
+
+def _owners(names):
+    return ','.join(_hoststr.text(name) for name in names) if names else 'owner unknown'
+
+
+def _more(items, shown):
+    return ', and %d more' % (len(items) - shown) if len(items) > shown else ''
+
+
+def _listing(items):
+    shown = items[:LISTED]
+    return ', '.join('%s (%s)' % (_hoststr.text(item['id']), _owners(item['processes'])) for item in shown) \
+        + _more(items, len(shown))
+
+
+def _changes(items):
+    parts = []
+    for item in items[:LISTED]:
+        what = []
+        for name in item['changes']:
+            before, after = item['before'][name], item['after'][name]
+            if name == 'processes':
+                before, after = [_owners(before)], [_owners(after)]
+            else:
+                before, after = [_hoststr.text(v) for v in before], [_hoststr.text(v) for v in after]
+            what.append('%s %s -> %s' % (name, ','.join(before) or 'none', ','.join(after) or 'none'))
+        parts.append('%s (%s)' % (_hoststr.text(item['id']), '; '.join(what)))
+    return ', '.join(parts) + _more(items, len(parts))
+
+
+def drift_text(diff):
+    return '; '.join(part for part in (
+        'opened ' + _listing(diff['opened']) if diff['opened'] else '',
+        'closed ' + _listing(diff['closed']) if diff['closed'] else '',
+        'changed ' + _changes(diff['changed']) if diff['changed'] else '') if part)
+
+
+def summary(action, diff, path, since, check_mode, mode):
+    """The role's line for one host: what was done, and the drift with its processes (host data made safe)."""
+    would = 'would be ' if check_mode else ''
+    path = _hoststr.text(path)
+    since = _hoststr.text(since) if since else 'an unknown date'
+    if action == 'missing':
+        why = 'port_baseline_mode is compare' if mode == 'compare' else 'port_baseline_fail_on_drift is true'
+        return ('no baseline to compare with: %s is missing, and it is not recorded because %s (record it with '
+                'port_baseline_mode=record)' % (path, why))
+    if action == 'recorded':
+        first = ('no baseline yet: ' if mode == 'auto' else '')
+        return '%sbaseline %srecorded in %s (%d listening)%s' % (
+            first, would, path, len(diff['opened']), (': ' + _listing(diff['opened'])) if diff['opened'] else '')
+    if action == 'updated':
+        return 'baseline %supdated in %s: %s' % (
+            would, path, ('drift since %s accepted: %s' % (since, drift_text(diff))) if diff['drift']
+            else 'no drift since %s' % since)
+    if diff['drift']:
+        return 'drift since %s: %s' % (since, drift_text(diff))
+    return 'no drift since %s (%d listening unchanged)' % (since, diff['unchanged'])
+
+
+class ActionModule(ActionBase):
+
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
+        host = task_vars.get('inventory_hostname', 'localhost')
+        try:
+            dir_mode, file_mode = (_controller_files.parse_mode(args[key], 'port_baseline_' + key) for key in ('dir_mode', 'file_mode'))
+        except _controller_files.ControllerFileError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        if args['max_size'] < 1:
+            raise AnsibleActionFail('port_baseline_max_size: expected a positive number of bytes, got %d' % args['max_size'])
+        check_mode = bool(self._task.check_mode)
+        options = {'tables': args['tables'], 'filter': args['filter'], 'netns': args['netns']}
+        try:
+            # Before anything is gathered: a baseline that cannot be used fails the host at once.
+            path, previous = _baseline_store.read_document(args['dir'], host, args['max_size'])
+            if previous is not None:
+                where = 'baseline for %s (%s)' % (_hoststr.text(host), _hoststr.text(path))
+                try:
+                    _snapshot_diff.check_snapshot(previous['sockets'], 'sockets')
+                except PolicyError as exc:
+                    raise _baseline_store.BaselineError('%s: %s' % (where, exc)) from exc
+        except _baseline_store.BaselineError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+
+        module_args = {'listening': True, 'tables': args['tables']}
+        if args['filter']:
+            module_args['filter'] = args['filter']
+        if args['netns']:
+            module_args['netns'] = args['netns']
+        gathered = run_socket_facts(self, module_args, task_vars)
+        self._remove_tmp_path(self._connection._shell.tmpdir)
+        if gathered.get('failed'):
+            result.update(gathered)
+            return result
+        facts = gathered.get('ansible_facts') or {}
+        result['ansible_facts'] = facts
+        meta = facts.get('socket_meta') or {}
+
+        mode = args['mode']
+        if previous is None:
+            record = mode == 'record' or (mode == 'auto' and not args['fail_on_drift'])
+            action = 'recorded' if record else 'missing'
+        else:
+            record = mode == 'record'
+            action = 'updated' if record else 'compared'
+        try:
+            diff = _snapshot_diff.socket_diff(previous if previous is not None else [], facts,
+                                              ephemeral=args['ephemeral'], ephemeral_range=args['ephemeral_range'])
+        except PolicyError as exc:
+            raise AnsibleActionFail('port_baseline: %s' % exc) from None
+        diff = _hoststr.clean_tree(diff)
+
+        if record and not check_mode:
+            document = {
+                'host': host,
+                'recorded_at': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+                'options': options,
+                'socket_meta': meta,
+                'sockets': facts.get('sockets') or [],
+            }
+            try:
+                _baseline_store.write_document(args['dir'], host, document, args['max_size'], dir_mode, file_mode)
+            except _baseline_store.BaselineError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+
+        since = previous.get('recorded_at') if previous is not None else None
+        line = summary(action, diff, path, since, check_mode, mode)
+        recorded_with = (previous.get('options') if previous is not None else None) or options
+        if action == 'compared' and recorded_with != options:
+            line += (' [the baseline was recorded with other options: %s; set port_baseline_mode=record to record it '
+                     'with the current ones]' % json.dumps(recorded_with, sort_keys=True))
+        if not meta.get('complete', True):
+            line += ' [facts incomplete: %s]' % '; '.join(_hoststr.text(reason) for reason in meta.get('incomplete_reasons') or ())
+        baseline_result = dict(diff, host=host, action=action, mode=mode, baseline=path,
+                               baseline_recorded_at=since, drift=bool(action in ('compared', 'updated') and diff['drift']),
+                               complete=meta.get('complete'), summary=line)
+        if action in ('recorded', 'missing'):
+            baseline_result['opened'] = []
+        failing = action == 'missing' or (args['fail_on_drift'] and action == 'compared' and diff['drift'])
+        result.update(changed=record, msg=line, failing=bool(failing), baseline_result=baseline_result)
+        return result
