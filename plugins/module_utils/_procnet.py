@@ -12,10 +12,12 @@ import socket
 import struct
 import sys
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import (SMALL_LIMIT, TABLE_LIMIT, TABLE_LINE_LIMIT, BoundedReadError, host_name,
-                                                                              host_text, read_bytes, read_text)
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import (ALL_STATES, inet_address_text, no_cycle_collection, state_name,
-                                                                              user_namer)
+from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import (
+    SMALL_LIMIT, TABLE_LIMIT, TABLE_LINE_LIMIT, BoundedReadError, host_name, host_text, read_bytes, read_text,
+)
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import (
+    ALL_STATES, inet_address_text, no_cycle_collection, state_name, user_namer,
+)
 from ansible_collections.netaudit.sockets.plugins.module_utils._summary import net_directory
 
 TABLES = ('tcp', 'udp', 'raw', 'unix', 'packet', 'netlink')

@@ -59,7 +59,7 @@ def _zero(tmp_path):
     (_fifo, 'is a FIFO (named pipe), not a regular file', False),
     (_zero, 'is a character device, not a regular file', False),
     (_socket, 'is a socket, not a regular file', False),
-    (lambda tmp_path: str(tmp_path), 'is a directory, not a regular file', False),
+    (str, 'is a directory, not a regular file', False),
     (_loop, 'is a symbolic link loop', False),
     (lambda tmp_path: str(tmp_path / 'none'), 'does not exist', True),
     (lambda tmp_path: str(tmp_path / 'none' / 'x'), 'does not exist', True),

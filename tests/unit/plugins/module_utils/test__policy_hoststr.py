@@ -201,4 +201,3 @@ def test_bad_address_message_is_safe(hostile):
     with pytest.raises(PolicyError) as caught:
         _policy.port_audit([record], {}, now=NOW)
     assert str(caught.value) == 'sockets[0]: local_address "x\\x1b[2J\\xff" is not an IP address'
-
