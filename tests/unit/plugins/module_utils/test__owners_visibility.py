@@ -30,8 +30,13 @@ pytestmark = [
 ]
 
 
-def run_helper(prefix, *args, timeout=120):
-    proc = subprocess.run(prefix + [sys.executable, HELPER, COLLECTIONS] + [str(arg) for arg in args],
+# The interpreter of runs as another user: the test's own may live under /root (a pyenv build of the 2.20/2.21
+# stages), which the user nobody cannot reach; the system's Python is what a managed host runs the module with.
+SYSTEM_PYTHON = '/usr/bin/python3' if os.access('/usr/bin/python3', os.X_OK) else sys.executable
+
+
+def run_helper(prefix, *args, timeout=120, python=sys.executable):
+    proc = subprocess.run(prefix + [python, HELPER, COLLECTIONS] + [str(arg) for arg in args],
                           capture_output=True, text=True, check=False, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout)
@@ -95,7 +100,7 @@ def test_an_unprivileged_run_under_hidepid_marks_the_owner_not_visible(listener)
     port, inode = listener
     prefix = ['unshare', '-m', 'sh', '-c', 'mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 '
               '--regid=65534 --clear-groups "$@"', 'sh']
-    facts = run_helper(prefix, 'gather', 'sport = :%d' % port)
+    facts = run_helper(prefix, 'gather', 'sport = :%d' % port, python=SYSTEM_PYTHON)
     record = only(facts, inode)
     assert record['processes'] == [] and record.get('owner_unknown') == 'not_visible'
     meta = facts['socket_meta']
