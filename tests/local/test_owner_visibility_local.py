@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from support.natest import VENV_BIN, ansible_env, run_adhoc
+from support.natest import VENV_BIN, ansible_env, assert_owner_not_visible, run_adhoc
 
 pytestmark = [
     pytest.mark.root,
@@ -51,14 +51,7 @@ def test_a_listener_outside_the_modules_pid_namespace_is_not_visible(tcp_listene
     port = tcp_listener.getsockname()[1]
     facts = adhoc_in_a_pid_namespace('filter="sport = :%d"' % port)
     record = ours(facts, tcp_listener)
-    assert record['processes'] == []
-    assert record.get('owner_unknown') == 'not_visible'
-    meta = facts['socket_meta']
-    assert meta['complete'] is False
-    assert any('PID namespace other than the initial one' in reason for reason in meta['incomplete_reasons']), meta
-    assert '1 listening socket shows no owner (owner_unknown): 1 not visible to the module' in meta['incomplete_reasons']
-    assert meta.get('owners_visible') is False
-    assert meta.get('owners_unknown') == {'not_visible': 1}
+    assert_owner_not_visible(facts, record)
 
 
 def test_listeners_of_the_whole_host_seen_from_a_pid_namespace_are_never_complete(tcp_listener):

@@ -95,3 +95,16 @@ def parse_ss(text):
             'processes': sorted((name, int(pid), int(fd)) for name, pid, fd in _USER.findall(rest)),
         })
     return sockets
+
+
+def assert_owner_not_visible(facts, record):
+    """The facts of one run that could not see the process owning `record` (a listener of the test, seen from a PID
+    namespace of its own): the record says so, and so do the facts, naming the PID namespace."""
+    assert record['processes'] == []
+    assert record.get('owner_unknown') == 'not_visible'
+    meta = facts['socket_meta']
+    assert meta['complete'] is False
+    assert any('PID namespace other than the initial one' in reason for reason in meta['incomplete_reasons']), meta
+    assert '1 listening socket shows no owner (owner_unknown): 1 not visible to the module' in meta['incomplete_reasons']
+    assert meta.get('owners_visible') is False
+    assert meta.get('owners_unknown') == {'not_visible': 1}

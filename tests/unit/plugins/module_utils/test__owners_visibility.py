@@ -18,6 +18,8 @@ import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 
+from support.natest import assert_owner_not_visible
+
 HELPER = os.path.join(os.path.dirname(__file__), 'fixtures', 'owners_visibility_helper.py')
 COLLECTIONS = os.environ.get('NETAUDIT_COLLECTIONS') or os.path.abspath(
     os.path.join(os.path.dirname(_gather.__file__), '..', '..', '..', '..', '..'))
@@ -73,14 +75,7 @@ def test_a_pid_namespace_of_its_own_hides_owners_and_says_so(listener):
     port, inode = listener
     facts = run_helper(['unshare', '-pf', '--mount-proc'], 'gather', 'sport = :%d' % port)
     record = only(facts, inode)
-    assert record['processes'] == []
-    assert record.get('owner_unknown') == 'not_visible'
-    meta = facts['socket_meta']
-    assert meta['complete'] is False
-    assert any('PID namespace other than the initial one' in reason for reason in meta['incomplete_reasons']), meta
-    assert '1 listening socket shows no owner (owner_unknown): 1 not visible to the module' in meta['incomplete_reasons']
-    assert meta.get('owners_visible') is False
-    assert meta.get('owners_unknown') == {'not_visible': 1}
+    assert_owner_not_visible(facts, record)
 
 
 def test_the_same_listener_seen_from_the_initial_namespace_has_its_owner(listener):
