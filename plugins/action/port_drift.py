@@ -23,24 +23,12 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_
 from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _baseline_store
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import run_socket_facts
 
-MODES = ('auto', 'record', 'compare')
 LISTED = 50         # sockets named per kind of drift in the line; the result holds them all
 
-ARGUMENT_SPEC = {
-    'dir': {'type': 'path', 'required': True},
-    'mode': {'type': 'str', 'choices': list(MODES), 'default': 'auto'},
-    'fail_on_drift': {'type': 'bool', 'default': False},
-    'tables': {'type': 'list', 'elements': 'str', 'default': ['tcp', 'udp']},
-    'filter': {'type': 'str', 'default': ''},
-    'netns': {'type': 'list', 'elements': 'str', 'default': []},
-    'ephemeral': {'type': 'bool', 'default': False},
-    'ephemeral_range': {'type': 'raw', 'default': '32768-60999'},
-    'max_size': {'type': 'int', 'default': _baseline_store.DEFAULT_MAX_SIZE},
-    'dir_mode': {'type': 'raw'},
-    'file_mode': {'type': 'raw'},
-}
+ARGUMENT_SPEC = argument_spec('port_drift')
 
 
 # --- the line ---------------------------------------------------------------------------------------------------

@@ -21,22 +21,14 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
 
-EXTENSIONS = {'json': 'json', 'markdown': 'md', 'junit': 'junit.xml', 'html': 'html', 'text': 'txt'}
 # A previous report larger than this is not read, only replaced: the reports of a large fleet stay far below it.
 PREVIOUS_LIMIT = 64 * 1024 * 1024
 
-ARGUMENT_SPEC = {
-    'verdicts': {'type': 'dict', 'required': True},
-    'formats': {'type': 'list', 'elements': 'str', 'choices': list(EXTENSIONS),
-                'default': ['json', 'markdown', 'junit', 'html']},
-    'dest': {'type': 'path', 'required': True},
-    'name': {'type': 'str', 'default': 'port-audit'},
-    'title': {'type': 'str', 'default': _report.DEFAULT_TITLE},
-    'mode': {'type': 'raw'},
-    'dir_mode': {'type': 'raw'},
-}
+ARGUMENT_SPEC = argument_spec('port_reports')
 
 
 def previous_content(path, size):
@@ -78,10 +70,10 @@ class ActionModule(ActionBase):
             hosts = _report.hosts_of(args['verdicts'])
             texts = [(report_format, _report.render(args['verdicts'], report_format, title=args['title']))
                      for report_format in dict.fromkeys(args['formats'])]
-        except ValueError as exc:
+        except NetauditError as exc:
             raise AnsibleActionFail('port_reports: %s' % exc) from exc
         folder = os.path.realpath(os.path.expanduser(args['dest']))
-        paths = [os.path.join(folder, '%s.%s' % (name, EXTENSIONS[report_format])) for report_format, _text in texts]
+        paths = [os.path.join(folder, '%s.%s' % (name, _report.EXTENSIONS[report_format])) for report_format, _text in texts]
         changed = False
         try:
             if texts and not os.path.isdir(folder):
@@ -96,7 +88,7 @@ class ActionModule(ActionBase):
                     if not self._task.check_mode:
                         _controller_files.write_files(folder, [(os.path.basename(path), data) for path, data in different],
                                                       mode)
-        except (OSError, UnicodeError, _controller_files.ControllerFileError) as exc:
+        except (NetauditError, OSError, UnicodeError) as exc:
             raise AnsibleActionFail('port_reports: cannot write the reports in %s: %s; the reports there are left as '
                                     'they were' % (_hoststr.text(folder), _hoststr.text(exc))) from exc
         result.update(changed=changed, reports=paths, msg=_report.display_lines(hosts, args['title']))

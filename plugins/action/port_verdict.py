@@ -18,16 +18,11 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
 from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import run_socket_facts
 
-ARGUMENT_SPEC = {
-    'policy': {'type': 'dict', 'required': True},
-    'exceptions': {'type': 'list', 'elements': 'raw', 'default': []},
-    'gather': {'type': 'bool', 'default': True},
-    'tables': {'type': 'list', 'elements': 'str', 'default': ['tcp', 'udp']},
-    'netns': {'type': 'raw'},
-    'date': {'type': 'str'},
-}
+ARGUMENT_SPEC = argument_spec('port_verdict')
 
 
 def exception_rules(exceptions):
@@ -59,7 +54,7 @@ class ActionModule(ActionBase):
         try:
             # Judge no sockets first, so that a bad rule or date fails the host before anything is gathered.
             _policy.port_audit([], policy, now=now)
-        except ValueError as exc:
+        except NetauditError as exc:
             raise AnsibleActionFail('port_audit: %s' % exc) from exc
 
         if args['gather']:
@@ -82,7 +77,7 @@ class ActionModule(ActionBase):
                     % task_vars.get('inventory_hostname'))
         try:
             verdict = _policy.port_audit(facts, policy, now=now)
-        except ValueError as exc:
+        except NetauditError as exc:
             raise AnsibleActionFail('port_audit: %s' % exc) from exc
         result.update(changed=False, verdict=verdict, gathered=args['gather'],
                       msg=_report.render({task_vars.get('inventory_hostname', 'host'): verdict}, 'summary').strip())

@@ -12,13 +12,14 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
 from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
 from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 
 def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
     """The socket records that match an ss filter, as socket_facts' filter option would select them."""
     try:
         return _ssfilter_fast.ss_filter(sockets, expression, tables=tables, ephemeral_range=ephemeral_range)
-    except ValueError as exc:
+    except NetauditError as exc:
         raise AnsibleFilterError('ss_filter: %s' % exc) from exc
 
 
@@ -26,7 +27,7 @@ def listening_ports(sockets, with_address=False, with_family=False):
     """Sorted unique proto/port strings (tcp/22, udp/53) of the listening and bound sockets."""
     try:
         return _listening.listening_ports(sockets, with_address=with_address, with_family=with_family)
-    except ValueError as exc:
+    except NetauditError as exc:
         raise AnsibleFilterError('listening_ports: %s' % exc) from exc
 
 
@@ -34,7 +35,7 @@ def port_audit(sockets, policy, now=None, socket_meta=None):
     """The verdict of one host's socket facts against a port policy."""
     try:
         return _policy.port_audit(sockets, policy, now=now, socket_meta=socket_meta)
-    except ValueError as exc:
+    except NetauditError as exc:
         raise AnsibleFilterError('port_audit: %s' % exc) from exc
 
 
@@ -43,7 +44,7 @@ def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral
     try:
         return _snapshot_diff.socket_diff(baseline, current, established=established, ephemeral=ephemeral,
                                           ephemeral_range=ephemeral_range)
-    except ValueError as exc:
+    except NetauditError as exc:
         raise AnsibleFilterError('socket_diff: %s' % exc) from exc
 
 

@@ -20,6 +20,8 @@ import errno
 import os
 import stat
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+
 # Limits per kind of file. A socket table grows with the sockets (150 bytes a line: 15 MB at 100k sockets); the
 # kernel never prints a line of more than a few hundred bytes in them (a unix line: 58 + a 108-byte path).
 TABLE_LIMIT = 512 * 1024 * 1024
@@ -44,7 +46,7 @@ def _why(exc: OSError) -> str:
     return _WHY.get(exc.errno) or 'could not be read (%s)' % (exc.strerror or exc)
 
 
-class BoundedReadError(ValueError):
+class BoundedReadError(NetauditError, ValueError):
     """A file the module cannot or will not read. The message names the path ('cannot read PATH: it is a FIFO
     (named pipe), not a regular file'); `reason` is the part after 'it ' ('is a FIFO ...'); `missing` is true when
     the file is not there at all (ENOENT, ENOTDIR), so a caller can tell a kernel without the file from a hostile one."""
@@ -55,6 +57,15 @@ class BoundedReadError(ValueError):
         self.reason = reason
         self.errno = code
         self.missing = code in (errno.ENOENT, errno.ENOTDIR)
+
+    def __reduce__(self) -> 'tuple[type, tuple[str, str, int | None]]':
+        # Rebuilt from its parts, not from its message, so that it travels back from another network namespace.
+        return type(self), (self.path, self.reason, self.errno)
+
+
+class ProcRootError(NetauditError, ValueError):
+    """A /proc tree the module cannot use (missing, not a directory, without net/, its process directory not
+    listable); the message names it."""
 
 
 def kind_of(mode: int) -> str:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._hoststr import text
 
 
-class PolicyError(ValueError):
+class PolicyError(NetauditError, ValueError):
     """Input that cannot be filtered, audited or compared; the message names the argument and the item."""
 
 

@@ -16,6 +16,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils import _summary
 from ansible_collections.netaudit.sockets.plugins.module_utils import _tables
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 BACKENDS = ('auto', 'netlink', 'proc', 'psutil')
 PRIVATE_KEYS = ('_ifindex',)
@@ -23,7 +24,7 @@ PRIVATE_KEYS = ('_ifindex',)
 LISTENING_STATES = (1 << _records.STATE_NUMBERS['LISTEN']) | (1 << _records.STATE_NUMBERS['UNCONN'])
 
 
-class GatherError(ValueError):
+class GatherError(NetauditError, ValueError):
     """An option value that cannot be gathered; the message names the option."""
 
 
@@ -76,7 +77,7 @@ def _read(plan):
             outcome = _tables.read_netlink(tables, explicit, states, flt)
         except _sockdiag.SockDiagError as exc:
             if not plan['auto']:
-                raise
+                raise _sockdiag.SockDiagError(exc.errno, 'netlink sock_diag is not usable on this host: %s' % exc.strerror) from exc
             fell_back = 'netlink sock_diag is not usable (%s); the /proc reader was used instead' % exc
             backend = 'proc'
     if backend == 'proc':
@@ -140,8 +141,10 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
            backend='auto', proc_root='/proc', summary=True):
     """Gather socket facts: a dict with `sockets`, `socket_meta` and (with summary) `socket_summary`.
 
-    Raises GatherError for option values that cannot be gathered (the message names the option) and
-    _sockdiag.SockDiagError when the netlink backend was asked for explicitly and cannot be used.
+    Raises GatherError for option values that cannot be gathered (the message names the option, and the namespace
+    for a filter's device there), _sockdiag.SockDiagError when the netlink backend was asked for explicitly and
+    cannot be used, _netns.NamespaceCallError for anything else that failed in another namespace; every one a
+    NetauditError.
     """
     started = time.monotonic()
     proc_root = proc_root or '/proc'
@@ -177,6 +180,10 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
                 continue
             except netns_helpers.NamespaceError as exc:
                 raise GatherError('netns: %s: %s' % (label, exc)) from exc
+            except netns_helpers.NamespaceCallError as exc:
+                if isinstance(exc.__cause__, GatherError):
+                    raise GatherError(str(exc.__cause__)) from exc     # a filter's device: it names the namespace
+                raise
         if label is not None:
             labels.append(label)
             for record in result['records']:
@@ -303,7 +310,7 @@ def _without_closed(records, plan, targets, notes):
                 result = _read(again)
             else:
                 result = _netns_module().call_in(namespace, _read, again)
-        except (ValueError, OSError, _sockdiag.SockDiagError):
+        except (NetauditError, ValueError, OSError):
             continue     # not known to be closed: the sockets stay, and the facts say their owner is unknown
         listed = set(record['inode'] for record in result['records'])
         closed.update((label, inode) for inode in wanted if inode not in listed)

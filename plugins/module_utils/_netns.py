@@ -20,6 +20,8 @@ import sys
 import time
 import traceback
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+
 CLONE_NEWNET = 0x40000000
 NS_GET_NSTYPE = 0xb703          # _IO(0xb7, 0x3), Linux 4.11+: the CLONE_NEW* type of a namespace file
 F_SETPIPE_SZ = 1031
@@ -33,7 +35,7 @@ _OWN_NAMESPACE = '/proc/self/ns/net'
 _ENTERED = []
 
 
-class NamespaceError(OSError):
+class NamespaceError(NetauditError, OSError):
     """A network namespace could not be entered (errno set: EPERM without root, ETIMEDOUT, EIO ...)."""
 
 
@@ -41,11 +43,16 @@ class NamespaceGone(NamespaceError):
     """The network namespace no longer exists (its name was deleted, or the process holding it exited)."""
 
 
-class NamespaceCallError(Exception):
-    """An exception raised by the function run inside a namespace that could not be re-raised as itself."""
+class NamespaceCallError(NetauditError):
+    """What the function run inside a namespace raised, told in the caller: netns is the namespace's label,
+    type_name the exception's type, child_traceback its traceback in the child. It is raised from the exception
+    itself (its __cause__) when that could travel back, from None otherwise. The message names the namespace, then
+    the exception's type (left out for the collection's own, whose message says what failed) and message."""
 
-    def __init__(self, label, type_name, message, child_traceback=None):
-        super(NamespaceCallError, self).__init__('in network namespace %s: %s: %s' % (label, type_name, message))
+    def __init__(self, label: str, type_name: str, message: str, child_traceback: 'str | None' = None,
+                 ours: bool = False) -> None:
+        told = message if ours else '%s: %s' % (type_name, message)
+        super().__init__('in network namespace %s: %s' % (label, told))
         self.netns = label
         self.type_name = type_name
         self.child_traceback = child_traceback
@@ -359,7 +366,8 @@ def _write_all(fd, data):
 
 
 def _error_message(exc):
-    """(pickled exception or None, type name, message, child traceback) of an exception raised by func."""
+    """(pickled exception or None, type name, message, child traceback, whether it is the collection's own) of an
+    exception raised by func."""
     try:
         pickled = pickle.dumps(exc, _PICKLE_PROTOCOL) if isinstance(exc, Exception) else None
         if pickled is not None:
@@ -370,7 +378,7 @@ def _error_message(exc):
     module = type(exc).__module__
     if module not in ('builtins', '__main__'):
         name = '%s.%s' % (module, name)
-    return pickled, name, str(exc), traceback.format_exc()
+    return pickled, name, str(exc), traceback.format_exc(), isinstance(exc, NetauditError)
 
 
 def _child(ns_fd, read_fd, write_fd, setns, func, args, kwargs):
@@ -398,7 +406,7 @@ def _child(ns_fd, read_fd, write_fd, setns, func, args, kwargs):
         try:
             payload = pickle.dumps(message, _PICKLE_PROTOCOL)
         except Exception as exc:
-            payload = pickle.dumps(('raise', None, 'TypeError', 'the result cannot be sent back: %s' % exc, None),
+            payload = pickle.dumps(('raise', None, 'TypeError', 'the result cannot be sent back: %s' % exc, None, False),
                                    _PICKLE_PROTOCOL)
         _write_all(write_fd, payload)
         os.close(write_fd)
@@ -485,16 +493,9 @@ def _answer(namespace, data, status):
             raise NamespaceGone(code, 'network namespace %s is gone: it could not be entered (%s)' % (namespace.label, text))
         hint = ' (entering a network namespace needs root: CAP_SYS_ADMIN)' if code == errno.EPERM else ''
         raise NamespaceError(code, 'cannot enter network namespace %s: %s%s' % (namespace.label, text, hint))
-    pickled, type_name, text, child_traceback = message[1:]
-    if pickled is not None:
-        exc = pickle.loads(pickled)
-        try:
-            exc.netns = namespace.label
-            exc.child_traceback = child_traceback
-        except AttributeError:
-            pass
-        raise exc
-    raise NamespaceCallError(namespace.label, type_name, text, child_traceback)
+    pickled, type_name, text, child_traceback, ours = message[1:]
+    raised = pickle.loads(pickled) if pickled is not None else None
+    raise NamespaceCallError(namespace.label, type_name, text, child_traceback, ours=ours) from raised
 
 
 def call_in(namespace, func, *args, **kwargs):
@@ -502,9 +503,9 @@ def call_in(namespace, func, *args, **kwargs):
     its result, which must pickle. The calling process never changes namespace.
 
     Raises NamespaceGone when the namespace vanished, NamespaceError when it could not be entered otherwise
-    (not root, timeout after TIMEOUT_SECONDS, the child died). An exception raised by func is raised again here
-    as itself, with attributes netns (the label) and child_traceback; one that cannot travel becomes a
-    NamespaceCallError naming its type and message. The child always ends and is reaped before this returns.
+    (not root, timeout after TIMEOUT_SECONDS, the child died). An exception raised by func becomes a
+    NamespaceCallError naming the namespace, raised from that exception where it could travel back (pickled and
+    rebuilt): nothing is set on the exception itself. The child always ends and is reaped before this returns.
     """
     setns = _setns_function()
     ns_fd = _open(namespace)

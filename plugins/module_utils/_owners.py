@@ -160,7 +160,7 @@ def _list_pids(proc_root):
     try:
         return [entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()]
     except OSError as exc:
-        raise ValueError('cannot list the process directory %s: %s' % (proc_root, exc.strerror or exc)) from exc
+        raise _bounded.ProcRootError('cannot list the process directory %s: %s' % (proc_root, exc.strerror or exc)) from exc
 
 
 def find_owners(inodes, proc_root: str = '/proc', look_again=()) -> 'tuple[dict, list[str]]':
@@ -228,7 +228,7 @@ def _look_again(missing, proc_root, deadline):
             break
         try:
             pid_entries = sorted(_list_pids(proc_root), key=int, reverse=True)
-        except ValueError:
+        except _bounded.ProcRootError:
             break
         this_look = {}
         for pid_name in pid_entries:

@@ -11,20 +11,12 @@ import os
 import socket
 import traceback
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS, inet_address_text, new_record
+from ansible_collections.netaudit.sockets.plugins.module_utils._table_names import NETIDS, resolve
 
-# Tables psutil lists, by the netid each gives, and the psutil kind that holds it.
-NETID_KINDS = {'tcp': 'tcp', 'udp': 'udp', 'u_str': 'unix', 'u_dgr': 'unix', 'u_seq': 'unix'}
-TABLE_NETIDS = {
-    'tcp': ('tcp',), 'udp': ('udp',), 'inet': ('tcp', 'udp'),
-    'unix': ('u_str', 'u_dgr', 'u_seq'),
-    'unix_stream': ('u_str',), 'u_str': ('u_str',),
-    'unix_dgram': ('u_dgr',), 'u_dgr': ('u_dgr',),
-    'unix_seqpacket': ('u_seq',), 'u_seq': ('u_seq',),
-}
-# Tables ss knows and psutil cannot list.
-NOT_IN_PSUTIL = ('raw', 'sctp', 'mptcp', 'dccp', 'packet', 'packet_raw', 'p_raw', 'packet_dgram', 'p_dgr',
-                 'netlink', 'nl', 'vsock', 'vsock_stream', 'v_str', 'vsock_dgram', 'v_dgr')
+# The tables psutil lists, and the psutil kind that holds each; it cannot list the others (_table_names.TABLES).
+TABLE_KINDS = {'tcp': 'tcp', 'udp': 'udp', 'unix_stream': 'unix', 'unix_dgram': 'unix', 'unix_seqpacket': 'unix'}
 
 # psutil's CONN_* status strings -> the state names ss prints. CLOSE is TCP_CLOSE, which ss calls UNCONN;
 # IDLE and BOUND are Solaris's names for a bound, unconnected socket; NONE (UDP, unix) is decided by the peer.
@@ -46,7 +38,7 @@ _WILDCARD = {socket.AF_INET: '0.0.0.0', socket.AF_INET6: '::'}
 _LOADED = {}
 
 
-class PsutilError(OSError):
+class PsutilError(NetauditError, OSError):
     """psutil is missing, or it could not list the sockets (errno set: EACCES when it needs root)."""
 
 
@@ -72,20 +64,22 @@ def __getattr__(name):
 
 
 def plan(tables):
-    """(netids to keep, psutil kinds to ask for, problems) for table names as `ss -A` takes them."""
+    """(netids to keep, psutil kinds to ask for, problems) for table names as `ss -A` takes them (resolved one name
+    at a time by _table_names.resolve, which raises TableError, a ValueError, for a name it does not take)."""
     netids = []
+    kinds = set()
     problems = []
-    for table in tables:
-        key = str(table).strip().lower()
-        if key in TABLE_NETIDS:
-            netids.extend(netid for netid in TABLE_NETIDS[key] if netid not in netids)
-        elif key in NOT_IN_PSUTIL:
-            problems.append('table %s: psutil cannot list these sockets, so none are reported (the netlink and '
-                            'proc backends read them on Linux)' % table)
-        else:
-            raise ValueError('tables: unknown socket table "%s" for the psutil backend; it reads %s'
-                             % (table, ', '.join(sorted(TABLE_NETIDS))))
-    kinds = set(NETID_KINDS[netid] for netid in netids)
+    for name in tables:
+        found = resolve([name])[0]
+        missing = [table for table in found if table not in TABLE_KINDS]
+        for table in found:
+            if table in TABLE_KINDS and NETIDS[table] not in netids:
+                netids.append(NETIDS[table])
+                kinds.add(TABLE_KINDS[table])
+        if missing:
+            what = 'table %s' % name if missing == found else 'tables %s (of %s)' % (', '.join(missing), name)
+            problems.append('%s: psutil cannot list these sockets, so none are reported (the netlink and proc backends '
+                            'read them on Linux)' % what)
     if kinds == {'tcp', 'udp', 'unix'}:
         kinds = ['all']
     elif {'tcp', 'udp'} <= kinds:

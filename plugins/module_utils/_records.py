@@ -13,7 +13,7 @@ import json
 import pwd
 import socket
 
-# Every record carries exactly these keys, in this order (DESIGN.md, "A socket record").
+# Every record carries exactly these keys, in this order (docs/records.md, and the RETURN of socket_facts).
 FIELDS = (
     'netid', 'state', 'family',
     'local_address', 'local_port', 'peer_address', 'peer_port',
@@ -65,7 +65,7 @@ def inet_address_text(family, raw):
     if family == socket.AF_INET:
         return socket.inet_ntop(socket.AF_INET, bytes(raw[:4]))
     if bytes(raw[:12]) == _V4_MAPPED_PREFIX:
-        # Python < 3.13 prints '::ffff:a00:1'; ss and DESIGN.md show the dotted form on every version.
+        # Python < 3.13 prints '::ffff:a00:1'; ss and the records (docs/records.md) use the dotted form on every version.
         return '::ffff:' + socket.inet_ntop(socket.AF_INET, bytes(raw[12:16]))
     return str(ipaddress.IPv6Address(bytes(raw[:16])))
 

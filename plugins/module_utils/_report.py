@@ -24,11 +24,13 @@ import re
 from collections.abc import Mapping, Sequence
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._listening import OWNER_UNKNOWN_REASONS
 
 FORMATS = ('json', 'markdown', 'junit', 'html', 'text', 'summary')
-# File name extension of each format, as the port_audit role writes them.
-EXTENSIONS = {'json': 'json', 'markdown': 'md', 'junit': 'junit.xml', 'html': 'html', 'text': 'txt', 'summary': 'log'}
+# The formats written to files, each with its file name extension: the choices of port_reports' formats (and of the
+# port_audit role's port_audit_report_formats). summary is the one-line display, shown and never written.
+EXTENSIONS = {'json': 'json', 'markdown': 'md', 'junit': 'junit.xml', 'html': 'html', 'text': 'txt'}
 VERDICT_KEYS = ('compliant', 'violations', 'rules', 'sockets', 'summary')
 NO_VERDICT = 'no verdict: the host failed or was unreachable before its audit'
 DEFAULT_TITLE = 'Port audit'
@@ -43,7 +45,7 @@ OWNER_UNKNOWN_SHORT = {'not_gathered': 'not gathered', 'not_visible': 'not visib
                        'kernel': 'kernel', 'unknown': 'unknown'}
 
 
-class ReportError(ValueError):
+class ReportError(NetauditError, ValueError):
     """Input that is not a mapping of hosts to port_audit verdicts; the message names the host."""
 
 

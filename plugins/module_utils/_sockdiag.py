@@ -14,6 +14,7 @@ import struct
 import sys
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import host_name
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import (
     FAMILY_NAMES,
     FIELDS,
@@ -69,8 +70,12 @@ _MISSING = object()
 _ATTRIBUTE_CACHE_SIZE = 4096
 
 
-class SockDiagError(OSError):
+class SockDiagError(NetauditError, OSError):
     """Netlink sock_diag is unavailable, or the kernel refused a request; errno is set."""
+
+
+class SockDiagReplyError(NetauditError, ValueError):
+    """A netlink sock_diag reply that cannot be read (malformed); the message names the table and the byte."""
 
 
 def _table_name(protocol, family):
@@ -482,7 +487,7 @@ def in_background(function, *args):
 def run_dump(request, feed, table, explain=None, result=None):
     """Send one dump request on a fresh NETLINK_SOCK_DIAG socket and hand each reply chunk to
     feed(view, length) until it returns True; return result. Errors name the table: SockDiagError with the
-    errno (explain(errno) words the message), ValueError for a malformed reply."""
+    errno (explain(errno) words the message), SockDiagReplyError (a ValueError) for a malformed reply."""
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
     except OSError as exc:
@@ -506,7 +511,7 @@ def run_dump(request, feed, table, explain=None, result=None):
             message = explain(code) if explain else explain_error(table, code)
             raise SockDiagError(code, message) from exc
         except ValueError as exc:
-            raise ValueError('%s (dump of the %s table)' % (exc, table)) from exc
+            raise SockDiagReplyError('%s (dump of the %s table)' % (exc, table)) from exc
         finally:
             view.release()
     return result

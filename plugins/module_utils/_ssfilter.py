@@ -11,6 +11,8 @@ import os
 import re
 import socket
 
+from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import (
     ALL_STATES,
     PORT_RANGE_FILE,
@@ -25,7 +27,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms i
 )
 
 
-class FilterError(ValueError):
+class FilterError(NetauditError, ValueError):
     """A filter that cannot be read or applied; the message names the token and its position."""
 
 
@@ -46,8 +48,8 @@ def _bit(name):
 
 _LISTEN, _UNCONN = _bit('LISTEN'), _bit('UNCONN')
 _SYN_RECV, _TIME_WAIT, _SYN_SENT = _bit('SYN-RECV'), _bit('TIME-WAIT'), _bit('SYN-SENT')
-SS_CONN = ALL_STATES & ~(_LISTEN | _UNCONN | _TIME_WAIT | _SYN_RECV)   # ss's default for connection tables
 _CONNECTED = ALL_STATES & ~(_UNCONN | _LISTEN)
+SS_CONN = _table_names.SS_CONN      # ss's default states for a connection table
 
 # Names accepted after `state`/`exclude`, compared case-insensitively (`listen` is not one of them).
 STATE_WORDS = {
@@ -60,37 +62,14 @@ STATE_WORDS = {
     'bucket': _SYN_RECV | _TIME_WAIT, 'big': ALL_STATES & ~(_SYN_RECV | _TIME_WAIT),
 }
 
-# Tables as ss -A names them, and the states ss shows for each when a state clause comes to nothing.
-_ESTAB = _bit('ESTAB')
-TABLE_DEFAULT_STATES = {
-    'tcp': SS_CONN, 'mptcp': SS_CONN, 'dccp': SS_CONN, 'sctp': SS_CONN, 'udp': _ESTAB, 'raw': _ESTAB,
-    'unix_stream': SS_CONN, 'unix_seqpacket': SS_CONN, 'unix_dgram': _UNCONN,
-    'packet_raw': _UNCONN, 'packet_dgram': _UNCONN, 'netlink': _UNCONN, 'xdp': _UNCONN,
-    'vsock_stream': SS_CONN, 'vsock_dgram': SS_CONN, 'tipc': _ESTAB | _LISTEN | _UNCONN,
-}
-TABLE_ALIASES = {
-    'u_str': ('unix_stream',), 'u_dgr': ('unix_dgram',), 'u_seq': ('unix_seqpacket',),
-    'p_raw': ('packet_raw',), 'p_dgr': ('packet_dgram',), 'v_str': ('vsock_stream',), 'v_dgr': ('vsock_dgram',),
-    'unix': ('unix_stream', 'unix_dgram', 'unix_seqpacket'), 'packet': ('packet_raw', 'packet_dgram'),
-    'vsock': ('vsock_stream', 'vsock_dgram'), 'inet': ('tcp', 'udp', 'raw', 'dccp', 'sctp', 'mptcp'),
-    'all': tuple(t for t in TABLE_DEFAULT_STATES if t != 'tipc'),
-}
-
 
 def expand_tables(tables):
-    """The ss table names behind a list of table names and aliases; raises FilterError for unknown ones."""
-    if tables is None:
-        tables = ('tcp', 'udp')
-    if isinstance(tables, str):
-        tables = (tables,)
-    out = []
-    for name in tables:
-        for table in TABLE_ALIASES.get(name, (name,)):
-            if table not in TABLE_DEFAULT_STATES:
-                raise FilterError('filter: unknown socket table "%s"' % name)
-            if table not in out:
-                out.append(table)
-    return tuple(out)
+    """The tables (in ss's order) behind table names and aliases, as _table_names.resolve reads them; None means
+    tcp and udp, a string one name. Raises FilterError naming an unknown or unread table."""
+    try:
+        return tuple(_table_names.resolve(('tcp', 'udp') if tables is None else tables)[0])
+    except _table_names.TableError as exc:
+        raise FilterError(str(exc)) from exc
 
 
 def _record_state_bit(record):
@@ -593,10 +572,7 @@ class SSFilter(object):
             if mask:
                 return mask
             # ss ignores a state set that comes to nothing and shows each table's default states.
-            default = 0
-            for table in self.tables:
-                default |= TABLE_DEFAULT_STATES[table]
-            return default
+            return _table_names.default_states(self.tables)
         return (_LISTEN | _UNCONN) if listening else ALL_STATES
 
     def bytecode(self, family):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
     AF_INET6, AutoBound, CgroupCond, HostCond, MarkCond, PortCmp,
 )
@@ -25,7 +26,7 @@ _HOSTCOND = struct.Struct('=BBxxi')
 MAX_PROGRAM = 0xffff - 4
 
 
-class NotCompilable(Exception):
+class NotCompilable(NetauditError):
     """The tree holds a condition the kernel cannot judge (dev, unix/link/netlink/vsock hosts)."""
 
 

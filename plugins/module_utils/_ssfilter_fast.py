@@ -11,6 +11,7 @@ import functools
 from collections.abc import Mapping, Sequence
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
 from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
     PolicyError, check_records, is_int, parse_port_range, socket_records, strip_filter_prefix, type_name,
 )
@@ -18,12 +19,6 @@ from ansible_collections.netaudit.sockets.plugins.module_utils._records import S
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
     AF_UNSPEC, HostCond, PortCmp, RecordProblem, View,
 )
-
-# ss table names (as _ssfilter.expand_tables returns them) to the netid of their records.
-TABLE_NETIDS = {
-    'unix_stream': 'u_str', 'unix_dgram': 'u_dgr', 'unix_seqpacket': 'u_seq', 'packet_raw': 'p_raw',
-    'packet_dgram': 'p_dgr', 'netlink': 'nl', 'vsock_stream': 'v_str', 'vsock_dgram': 'v_dgr',
-}
 
 # A memo holds at most _MEMO_LIMIT verdicts during one select(), and keeps at most _MEMO_KEEP between calls.
 _MEMO_LIMIT = 1 << 20
@@ -210,10 +205,7 @@ def compile_filter(expression, tables=None, ephemeral_range=None):
     """A FastFilter for an ss filter; tables (a tuple of ss table names or aliases) also select records by netid;
     ephemeral_range (low, high) for `autobound`, else this machine's. Raises _ssfilter.FilterError."""
     flt = _ssfilter.parse(expression, tables=tables if tables else ('tcp', 'udp'), ephemeral_range=ephemeral_range)
-    netids = None
-    if tables:
-        netids = frozenset(TABLE_NETIDS.get(name, name) for name in _ssfilter.expand_tables(tables))
-    return FastFilter(flt, netids)
+    return FastFilter(flt, _table_names.netids(flt.tables) if tables else None)
 
 
 def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
@@ -234,12 +226,14 @@ def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
             tables = [tables]
         if not isinstance(tables, Sequence) or not all(isinstance(t, str) for t in tables) or not tables:
             raise PolicyError('tables: expected a list of table names (tcp, udp, unix ...), got %s' % type_name(tables))
-        tables = tuple(str(t).strip().lower() for t in tables)
+        try:
+            tables = tuple(_table_names.resolve(tables)[0])
+        except _table_names.TableError as exc:
+            raise PolicyError(str(exc)) from exc
     try:
         fast = compile_filter(expression, tables, port_range)
     except _ssfilter.FilterError as exc:
-        where = 'tables' if str(exc).startswith('filter: unknown socket table') else 'expression "%s"' % _ssfilter.shown(expression)
-        raise PolicyError('%s: %s' % (where, strip_filter_prefix(str(exc))))
+        raise PolicyError('expression "%s": %s' % (_ssfilter.shown(expression), strip_filter_prefix(str(exc))))
     try:
         return fast.select(records)
     except _ssfilter.FilterError as exc:

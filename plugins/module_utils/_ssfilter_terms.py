@@ -12,6 +12,8 @@ import re
 import socket
 import sys
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+
 AF_UNSPEC, AF_INET, AF_INET6 = 0, 2, 10
 INET_FAMILIES = ('inet', 'inet6')
 PREFIX_FAMILIES = ('unix', 'link', 'netlink', 'vsock', 'inet', 'inet6')
@@ -39,11 +41,11 @@ NETLINK_PROTOCOLS = {
 }
 
 
-class ValueProblem(Exception):
+class ValueProblem(NetauditError):
     """A value token that cannot be read; the parser turns it into a FilterError with the token's position."""
 
 
-class RecordProblem(Exception):
+class RecordProblem(NetauditError):
     """A record lacks what a condition needs (marks, cgroup ids, interface indexes)."""
 
     def __init__(self, term, what):

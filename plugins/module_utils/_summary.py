@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import SMALL_LIMIT, BoundedReadError, directory_problem, read_text
+from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import (
+    SMALL_LIMIT, BoundedReadError, ProcRootError, directory_problem, read_text,
+)
 
 
 # The sockstat and sockstat6 lines behind the IP and IPv6 columns of the transport table of `ss -s`.
@@ -99,17 +101,17 @@ def summarize(sockstat, sockstat6, snmp, problems=None, sources=None):
 
 
 def net_directory(proc_root):
-    """{proc_root}/net; ValueError naming proc_root when it cannot be a /proc tree (missing, a symbolic link loop,
-    a file or FIFO, unreadable, or without a net/ directory)."""
+    """{proc_root}/net; ProcRootError (a ValueError) naming proc_root when it cannot be a /proc tree (missing, a
+    symbolic link loop, a file or FIFO, unreadable, or without a net/ directory)."""
     if not isinstance(proc_root, str) or not proc_root:
-        raise ValueError('proc_root: expected the path of a /proc tree, got %r' % (proc_root,))
+        raise ProcRootError('proc_root: expected the path of a /proc tree, got %r' % (proc_root,))
     problem = directory_problem(proc_root)
     if problem:
-        raise ValueError('proc_root "%s" %s' % (proc_root, problem))
+        raise ProcRootError('proc_root "%s" %s' % (proc_root, problem))
     net = os.path.join(proc_root, 'net')
     problem = directory_problem(net)
     if problem:
-        raise ValueError('proc_root "%s" has no usable net/ directory (%s %s), so it is not a /proc tree' % (proc_root, net, problem))
+        raise ProcRootError('proc_root "%s" has no usable net/ directory (%s %s), so it is not a /proc tree' % (proc_root, net, problem))
     return net
 
 
@@ -117,7 +119,7 @@ def read_summary(proc_root='/proc'):
     """The figures `ss -s` prints, read from {proc_root}/net/sockstat, sockstat6 and snmp (see docs/summary.md).
 
     Returns {'total', 'tcp': {...}, 'transport': {...}, 'counters': {...}, 'problems': [...]}. A missing or unreadable
-    file counts as zeros, as in ss, and is named in problems. Raises ValueError for an unusable proc_root."""
+    file counts as zeros, as in ss, and is named in problems. Raises ProcRootError for an unusable proc_root."""
     net = net_directory(proc_root)
     problems = []
     texts = {}

@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets: socket table names as `ss -A` takes them, and reading tables from each backend."""
+"""Private to netaudit.sockets: reading socket tables from each backend (the names are _table_names')."""
 
 from __future__ import annotations
 
@@ -13,59 +13,23 @@ import socket
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag_other
+from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
 
-# Canonical table names, in the order ss prints them.
-TABLES = ('netlink', 'packet_raw', 'packet_dgram', 'unix_stream', 'unix_dgram', 'unix_seqpacket',
-          'raw', 'udp', 'tcp', 'dccp', 'sctp', 'vsock_stream', 'vsock_dgram', 'mptcp')
+# The vocabulary's resolve() and its error, for the callers that read tables through this module (_gather).
+resolve = _table_names.resolve
+TableError = _table_names.TableError
+
 INET_PROTOCOLS = {'tcp': 6, 'udp': 17, 'raw': 255, 'sctp': 132, 'mptcp': 262, 'dccp': 33}
-ALIASES = {'u_str': 'unix_stream', 'u_dgr': 'unix_dgram', 'u_seq': 'unix_seqpacket',
-           'p_raw': 'packet_raw', 'p_dgr': 'packet_dgram', 'v_str': 'vsock_stream', 'v_dgr': 'vsock_dgram'}
-GROUPS = {
-    'all': TABLES,
-    'inet': ('raw', 'udp', 'tcp', 'dccp', 'sctp', 'mptcp'),
-    'unix': ('unix_stream', 'unix_dgram', 'unix_seqpacket'),
-    'packet': ('packet_raw', 'packet_dgram'),
-    'vsock': ('vsock_stream', 'vsock_dgram'),
-}
-# The records' netid for each table of the multi-type dumps.
-NETIDS = {'netlink': 'nl', 'unix_stream': 'u_str', 'unix_dgram': 'u_dgr', 'unix_seqpacket': 'u_seq',
-          'packet_raw': 'p_raw', 'packet_dgram': 'p_dgr', 'vsock_stream': 'v_str', 'vsock_dgram': 'v_dgr'}
-# ss names a raw socket by its protocol when the kernel says it (icmp6), or '???'.
-RAW_NETIDS = ('raw', 'icmp6', '???')
 # One dump serves every table of a source.
 SOURCES = (
     ('netlink', ('netlink',), 'netlink'),
-    ('packet', ('packet_raw', 'packet_dgram'), 'link'),
-    ('unix', ('unix_stream', 'unix_dgram', 'unix_seqpacket'), 'unix'),
-    ('vsock', ('vsock_stream', 'vsock_dgram'), 'vsock'),
+    ('packet', _table_names.GROUPS['packet'], 'link'),
+    ('unix', _table_names.GROUPS['unix'], 'unix'),
+    ('vsock', _table_names.GROUPS['vsock'], 'vsock'),
 )
 UNCONN = 1 << _records.STATE_NUMBERS['UNCONN']
 INET_FAMILIES = ((socket.AF_INET, 'inet'), (socket.AF_INET6, 'inet6'))
 MISSING_TABLE = (errno.ENOENT, errno.EOPNOTSUPP, errno.EPROTONOSUPPORT, errno.EAFNOSUPPORT)
-
-
-class TableError(ValueError):
-    """A table name that ss does not know; the message names it."""
-
-
-def resolve(names):
-    """(tables in ss's order, the set of tables named one by one rather than through a group such as `all`)."""
-    chosen = set()
-    explicit = set()
-    for name in names:
-        key = str(name).strip().lower()
-        key = ALIASES.get(key, key)
-        if key in GROUPS:
-            chosen.update(GROUPS[key])
-        elif key in TABLES:
-            chosen.add(key)
-            explicit.add(key)
-        else:
-            known = sorted(set(TABLES) | set(GROUPS) | set(ALIASES))
-            raise TableError('tables: unknown socket table "%s"; expected one of %s' % (name, ', '.join(known)))
-    if not chosen:
-        raise TableError('tables: the list is empty; name at least one table (tcp, udp ...)')
-    return [table for table in TABLES if table in chosen], explicit
 
 
 class Outcome(object):
@@ -80,8 +44,8 @@ class Outcome(object):
         self.unknown_marks = 0
 
     def missing(self, table, explicit, why):
-        # Either way the facts lack that table's sockets (DESIGN.md: a table the kernel does not support makes
-        # them incomplete); a table named one by one is also listed in unsupported_tables.
+        # Either way the facts lack that table's sockets, so they are incomplete (docs/socket_facts.md: never an
+        # error, never silently empty); a table named one by one is also listed in unsupported_tables.
         if table in explicit and table not in self.unsupported:
             self.unsupported.append(table)
         self.reasons.append('table %s could not be read: %s' % (table, why))
@@ -171,8 +135,8 @@ def read_netlink(tables, explicit, states, flt):
             for table in wanted:
                 outcome.missing(table, explicit, 'the kernel has no sock_diag support for it (%s)' % os.strerror(exc.errno))
             continue
-        netids = set(NETIDS[table] for table in wanted)
-        found = [record for record in found if record['netid'] in netids]
+        kept = _table_names.netids(wanted)
+        found = [record for record in found if record['netid'] in kept]
         if flt is not None and flt.tree is not None:
             outcome.kernel(False)
         outcome.records.extend(flt.select(found) if flt is not None else found)
@@ -279,10 +243,8 @@ def _lost(outcome, reason):
 
 def _keep(records, tables):
     """The records of the tables asked for, from readers that return several tables at once."""
-    netids = set(NETIDS.get(table, table) for table in tables)
-    if 'raw' in tables:
-        netids.update(RAW_NETIDS)
-    return [record for record in records if record['netid'] in netids]
+    kept = _table_names.netids(tables)
+    return [record for record in records if record['netid'] in kept]
 
 
 def _visible(record, states, flt):

@@ -384,7 +384,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 
 def main():
@@ -414,18 +414,11 @@ def main():
             proc_root=params['proc_root'],
             summary=params['summary'],
         )
-    except _gather.GatherError as exc:
-        module.fail_json(msg=str(exc))
-    except _sockdiag.SockDiagError as exc:
-        where = ' (netns %s)' % exc.netns if getattr(exc, 'netns', None) else ''
-        module.fail_json(msg='netlink sock_diag is not usable on this host%s: %s' % (where, exc))
-    except _psutil_source.PsutilError as exc:
-        if not _psutil_source.HAS_PSUTIL:
+    except NetauditError as exc:
+        # Every error of the collection (an option, a table, a filter, a namespace, a host file, netlink, psutil):
+        # its message names what failed.
+        if isinstance(exc, _psutil_source.PsutilError) and not _psutil_source.HAS_PSUTIL:
             module.fail_json(msg=missing_required_lib('psutil'), exception=_psutil_source.PSUTIL_IMPORT_ERROR)
-        module.fail_json(msg='psutil could not list the sockets: %s' % exc)
-    except ValueError as exc:
-        # A host file the module refused or could not use (an unusable proc_root, a file that is not a regular
-        # file or is over its size limit: _bounded.BoundedReadError): the message names it.
         module.fail_json(msg=str(exc))
     if params['compact_transfer']:
         # One JSON text instead of a list of records (see plugins/plugin_utils/_module_run.py); packing empties the

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Optional, Tuple
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
 
 SUFFIX = '.json'
@@ -35,7 +36,7 @@ _KEEP = frozenset(b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 _NAME_MAX = 255        # bytes in one file name on Linux file systems
 
 
-class BaselineError(ValueError):
+class BaselineError(NetauditError, ValueError):
     """A baseline that cannot be read, checked or written; the message names the host, the file and the problem."""
 
 

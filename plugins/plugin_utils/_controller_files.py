@@ -31,6 +31,7 @@ import stat
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 _CHUNK = 1024 * 1024
 _CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
@@ -41,7 +42,7 @@ _TEMPORARY_STEM = 200
 _MODE = re.compile(r'^0?[0-7]{3,4}$')
 
 
-class ControllerFileError(ValueError):
+class ControllerFileError(NetauditError, ValueError):
     """A file, folder or mode that cannot be used. ``name`` is the path (or the option), ``problem`` the rest of
     the message: ``'/srv/r/x.json: is a FIFO, not a regular file; it is not read'``."""
 
