@@ -5,16 +5,12 @@
 """Real ansible runs of socket_facts with proc_root: a copy of the hand-written /proc tree (with processes added)
 read through the module, against the real ss reading the same tree (PROC_ROOT)."""
 
-import re
-
 import pytest
 
 from support.natest import run_adhoc
-from unit.plugins.module_utils.test__gather_proc_root import PROCESSES, tree_with_processes
-from unit.plugins.module_utils.test__procnet import as_ss_prints_inet, compare_rows, inet_identity, sstext
+from support.procnet_trees import PROCESSES, SS_USERS, as_ss_prints_inet, compare_rows, inet_identity, sstext, tree_with_processes
 
 pytestmark = pytest.mark.skipif(not sstext.available(), reason='needs the ss command')
-_USERS = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=(\d+)\)')
 
 
 def facts_of(args):
@@ -37,7 +33,7 @@ def test_module_reads_a_foreign_proc_tree_like_ss(tmp_path):
     assert len(rows) == len(records) == 17
     assert sorted(inet_identity(r) + (r['recv_q'], r['send_q']) for r in rows) == sorted(as_ss_prints_inet(r) for r in records)
     lines = [line for line in text.splitlines() if line.strip()]
-    theirs = sorted(inet_identity(row) + (tuple(sorted(_USERS.findall(line))),) for line, row in zip(lines, rows))
+    theirs = sorted(inet_identity(row) + (tuple(sorted(SS_USERS.findall(line))),) for line, row in zip(lines, rows))
     ours = sorted(inet_identity(r) + (tuple(sorted((p['name'], str(p['pid']), str(p['fd'])) for p in r['processes'])),)
                   for r in records)
     assert theirs == ours

@@ -18,8 +18,7 @@ import pytest
 import yaml
 from ansible.module_utils.basic import missing_required_lib
 
-from support.natest import COLLECTIONS, REPO, VENV_BIN, parse_ss, run_adhoc
-from test_socket_facts_local import PYENV_ROOT, find
+from support.natest import COLLECTIONS, PYENV_ROOT, REPO, VENV_BIN, find_listener, parse_ss, run_adhoc
 
 
 @pytest.fixture()
@@ -66,7 +65,7 @@ def test_meta_elapsed_ms_and_count(listener):
     elapsed = meta['elapsed_ms']
     assert isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool), repr(elapsed)
     assert 0 <= elapsed <= wall_ms, (elapsed, wall_ms)
-    assert len(find(facts['sockets'], port, inode)) == 1
+    assert len(find_listener(facts['sockets'], port, inode)) == 1
     assert meta['count'] == len(facts['sockets'])
 
 
@@ -75,12 +74,12 @@ def test_processes_option(listener):
     results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'tables=all processes=false', extra=['-c', 'local'])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sockets = results['localhost']['ansible_facts']['sockets']
-    assert len(find(sockets, port, inode)) == 1, 'the listener is gathered, only its owners are left out'
+    assert len(find_listener(sockets, port, inode)) == 1, 'the listener is gathered, only its owners are left out'
     assert [r for r in sockets if r['processes'] != []] == []
 
     results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'filter="sport = :%d"' % port, extra=['-c', 'local'])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    found = find(results['localhost']['ansible_facts']['sockets'], port, inode)
+    found = find_listener(results['localhost']['ansible_facts']['sockets'], port, inode)
     assert len(found) == 1
     owners = sorted((p['name'], p['pid'], p['fd']) for p in found[0]['processes'])
     assert owners == [(own_comm(), os.getpid(), fd)]
@@ -152,7 +151,7 @@ def test_readme_route_play_collections_keyword(tmp_path, listener):
     playbook.write_text(yaml.safe_dump([play]))
     proc = run_outside([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', str(playbook)], tmp_path, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len(find(json.loads(out.read_text()), port, inode)) == 1
+    assert len(find_listener(json.loads(out.read_text()), port, inode)) == 1
 
 
 def test_readme_route_library_link(tmp_path, listener):
@@ -182,4 +181,4 @@ def test_readme_route_library_link(tmp_path, listener):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(str(tree / 'localhost')) as handle:
         facts = json.load(handle)['ansible_facts']
-    assert len(find(facts['sockets'], port, inode)) == 1
+    assert len(find_listener(facts['sockets'], port, inode)) == 1

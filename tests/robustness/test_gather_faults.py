@@ -33,7 +33,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS
 
 from support.natest import COLLECTIONS, parse_ss
-from support.scratch_netns import run_helper, scratch_namespace
+from support.scratch_netns import run_helper, scratch_namespace, unshared
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, 'fault_helper.py')
@@ -197,10 +197,8 @@ def test_namespace_deleted_between_resolution_and_entry(monkeypatch):
 @needs_root
 def test_namespace_of_a_process_that_exits_between_resolution_and_entry(monkeypatch):
     """netns=/proc/PID/ns/net of a process (alone in its namespace) killed after resolution: the same outcome."""
-    if not os.path.exists('/usr/bin/unshare'):
-        pytest.skip('needs unshare(1)')
     _netns = _netns_module()
-    holder = subprocess.Popen(['unshare', '--net', 'sleep', '60'])
+    holder = subprocess.Popen(unshared(['sleep', '60']))
     try:
         path = '/proc/%d/ns/net' % holder.pid
         for _i in range(100):
@@ -305,7 +303,7 @@ def kernel_has_diag(protocol, family=socket.AF_INET):
 
 
 def test_tables_the_kernel_lacks_are_reported_not_fatal():
-    """A table the kernel lacks makes the facts incomplete with a reason naming it (DESIGN.md); named one by one, it
+    """A table the kernel lacks makes the facts incomplete with a reason naming it; named one by one, it
     is also listed in unsupported_tables (docs/socket_facts.md). raw, which this kernel
     may lack too, is read from /proc like ss does (a reason says what /proc cannot give)."""
     try:

@@ -22,7 +22,7 @@ import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather as _gather_module
 from support.natest import run_adhoc
-from unit.plugins.module_utils.test__gather_proc_root import PROCESSES, tree_with_processes
+from support.procnet_trees import PROCESSES, tree_with_processes
 
 # The collection this test imported (the child imports the same one).
 COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(_gather_module.__file__), *[os.pardir] * 5))

@@ -14,6 +14,9 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(REPO, '.venv', 'bin')
 COLLECTIONS = os.path.join(REPO, '.cache', 'collections')
+# Where pyenv keeps its Pythons (the module is run with several of them).
+PYENV_ROOT = ((subprocess.run(['pyenv', 'root'], capture_output=True, text=True, check=False).stdout.strip() if shutil.which('pyenv') else '')
+              or os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv'))
 
 
 def ansible_env(**extra):
@@ -108,3 +111,8 @@ def assert_owner_not_visible(facts, record):
     assert '1 listening socket shows no owner (owner_unknown): 1 not visible to the module' in meta['incomplete_reasons']
     assert meta.get('owners_visible') is False
     assert meta.get('owners_unknown') == {'not_visible': 1}
+
+
+def find_listener(sockets, port, inode):
+    """The LISTEN records among SOCKETS (socket facts) of the socket with this port and inode."""
+    return [r for r in sockets if r['local_port'] == port and r['inode'] == inode and r['state'] == 'LISTEN']

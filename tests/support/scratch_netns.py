@@ -2,7 +2,11 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Test support: a scratch network namespace, and a helper script run inside it that answers in JSON."""
+"""Test support: every network namespace the tests make: a scratch one with a name, always deleted; a process in a
+namespace of its own that no name holds; and a helper script run inside a namespace that answers in JSON.
+
+network_namespace() is for scripts run outside pytest (it raises NamespaceUnavailable); the tests use
+scratch_namespace(), which skips instead, saying why."""
 
 import contextlib
 import json
@@ -17,22 +21,67 @@ import pytest
 COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), '.cache', 'collections')
 
 
-@contextlib.contextmanager
-def scratch_namespace(prefix, why='it creates a network namespace'):
-    """A new network namespace named PREFIX-<random>, always deleted; skips the test, saying why, when none can be made."""
+class NamespaceUnavailable(Exception):
+    """No network namespace can be made here (not root, a command missing, or the kernel refuses)."""
+
+
+def why_unavailable(why='it creates a network namespace', tools=('ip', 'ss')):
+    """Why no namespace can be made here (WHY: what the caller makes), or None."""
     if os.geteuid() != 0:
-        pytest.skip('needs root: %s' % why)
-    for tool in ('ip', 'ss'):
+        return 'needs root: %s' % why
+    for tool in tools:
         if not shutil.which(tool):
-            pytest.skip('needs the %s command' % tool)
+            return 'needs the %s command' % tool
+    return None
+
+
+def add_namespace(prefix, why='it creates a network namespace', tools=('ip', 'ss')):
+    """Make a network namespace named PREFIX-<random> and return its name (delete_namespace removes it);
+    NamespaceUnavailable when none can be made."""
+    reason = why_unavailable(why, tools)
+    if reason:
+        raise NamespaceUnavailable(reason)
     namespace = '%s-%s' % (prefix, uuid.uuid4().hex[:10])
     added = subprocess.run(['ip', 'netns', 'add', namespace], check=False, capture_output=True, text=True)
     if added.returncode:
-        pytest.skip('ip netns add is unavailable here: %s' % added.stderr.strip())
+        raise NamespaceUnavailable('ip netns add is unavailable here: %s' % added.stderr.strip())
+    return namespace
+
+
+def delete_namespace(namespace):
+    """Delete it if it is still there."""
+    subprocess.run(['ip', 'netns', 'delete', namespace], check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def network_namespace(prefix, why='it creates a network namespace', tools=('ip', 'ss')):
+    """A new network namespace named PREFIX-<random>, always deleted; NamespaceUnavailable when none can be made."""
+    namespace = add_namespace(prefix, why, tools)
     try:
         yield namespace
     finally:
-        subprocess.run(['ip', 'netns', 'delete', namespace], check=False)
+        delete_namespace(namespace)
+
+
+@contextlib.contextmanager
+def scratch_namespace(prefix, why='it creates a network namespace', tools=('ip', 'ss')):
+    """A new network namespace named PREFIX-<random>, always deleted; skips the test, saying why, when none can be made."""
+    try:
+        namespace = add_namespace(prefix, why, tools)
+    except NamespaceUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield namespace
+    finally:
+        delete_namespace(namespace)
+
+
+def unshared(argv):
+    """ARGV run by `unshare --net`: in a network namespace of its own that no name holds, gone when the process ends
+    (skips the test when there is no unshare command)."""
+    if not shutil.which('unshare'):
+        pytest.skip('needs the unshare command')
+    return ['unshare', '--net'] + list(argv)
 
 
 def run_helper(namespace, helper, *args, timeout=300):

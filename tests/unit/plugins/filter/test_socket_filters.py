@@ -87,7 +87,10 @@ def test_socket_diff():
      'netaudit.sockets.socket_facts has them all)'),
     ('ss_filter', (SOCKETS, 'sport = :ssh2'), {},
      'ss_filter: expression "sport = :ssh2": expected a port after "sport =" at word 3: ":ssh2"'),
-    ('ss_filter', (SOCKETS, 'sport = :22'), {'tables': ['tcp', 'tpc']}, 'ss_filter: tables: unknown socket table "tpc"'),
+    ('ss_filter', (SOCKETS, 'sport = :22'), {'tables': ['tcp', 'tpc']},
+     'ss_filter: tables: unknown socket table "tpc"; expected one of all, dccp, inet, mptcp, netlink, p_dgr, p_raw, packet, '
+     'packet_dgram, packet_raw, raw, sctp, tcp, u_dgr, u_seq, u_str, udp, unix, unix_dgram, unix_seqpacket, unix_stream, '
+     'v_dgr, v_str, vsock, vsock_dgram, vsock_stream'),
     ('ss_filter', ('tcp', 'sport = :22'), {}, 'ss_filter: sockets: expected a list of socket records, got a string'),
     ('ss_filter', ([dict((k, v) for k, v in SSH.items() if k != 'mark')], 'fwmark 0x10'), {},
      'ss_filter: expression "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks (mark), which the socket records '

@@ -4,88 +4,31 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to netaudit.sockets tests: ss_filter on the controller selects what socket_facts returns with the filter."""
 
-# The namespace and its sockets are those of the differential suite (test__ssfilter_live.py): its worker fills a fresh
-# `na-f-*` namespace. Inside it, a helper gathers every socket once without a filter, and for every filter of that suite
-# compares ss_filter(all records, filter) with the module's gather path run with the filter (kernel bytecode and all),
-# which the suite itself checks against the real ss. The namespace and the test cgroup are always removed.
+# The namespace and its sockets are those of the differential suite (test__ssfilter_live.py): the lab of
+# support/ssfilter_lab.py, a fresh `na-f-*` namespace filled by its worker. Inside it, a helper gathers every socket
+# once without a filter, and for every filter of that suite compares ss_filter(all records, filter) with the module's
+# gather path run with the filter (kernel bytecode and all), which the suite itself checks against the real ss.
+# The namespace and the test cgroup are always removed.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import uuid
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_terms
-from unit.plugins.module_utils import test__ssfilter_live as suite
+from support import ssfilter_lab
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'ss_filter_live_helper.py')
-FILTERS = [ours for ours, _ss in suite.FILTERS]
+FILTERS = [ours for ours, _ss in ssfilter_lab.FILTERS]
 
-pytestmark = [pytest.mark.root, pytest.mark.skipif(suite._why_skip() is not None,  # pylint: disable=protected-access
-                                                   reason=suite._why_skip() or '')]  # pylint: disable=protected-access
+pytestmark = [pytest.mark.root, pytest.mark.skipif(ssfilter_lab.why_skip() is not None, reason=ssfilter_lab.why_skip() or '')]
 
 
 @pytest.fixture(scope='module')
 def live(tmp_path_factory):
-    ns = 'na-f-%s' % uuid.uuid4().hex[:10]
-    cgroup_name = 'na-f-cg-%s' % ns[5:]
-    cgroup_root = _ssfilter_terms.cgroup2_mount()
-    cgroup_dir = os.path.join(cgroup_root, cgroup_name) if cgroup_root else None
-    workers = []
-    try:
-        suite._run('ip', 'netns', 'add', ns)        # pylint: disable=protected-access
-        for cmd in (['link', 'set', 'lo', 'up'], ['link', 'add', 'na-f-ifb0', 'type', 'ifb'],
-                    ['addr', 'add', '198.51.100.1/24', 'dev', 'na-f-ifb0'],
-                    ['addr', 'add', '198.51.100.3/24', 'dev', 'na-f-ifb0'], ['link', 'set', 'na-f-ifb0', 'up']):
-            suite._run('ip', '-n', ns, *cmd)        # pylint: disable=protected-access
-        suite._run('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv4.tcp_syn_retries=8')  # pylint: disable=protected-access
-        # Fixed client ports of the worker stay out of the ephemeral pool: see test__ssfilter_live.
-        reserved = 'net.ipv4.ip_local_reserved_ports=32768,33000,40000-41000,45000-45010,60999'
-        suite._run('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', reserved)  # pylint: disable=protected-access
-        if cgroup_dir:
-            os.makedirs(cgroup_dir, exist_ok=True)
-        for flags in ([], ['--cgroup', '--wait'] if cgroup_dir else None):
-            if flags is None:
-                continue
-            proc = subprocess.Popen(['ip', 'netns', 'exec', ns, sys.executable, suite.HELPER, 'worker'] + flags,
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, universal_newlines=True,
-                                    env=suite._env())         # pylint: disable=protected-access
-            workers.append(proc)
-            pid = int(proc.stdout.readline())
-            if '--wait' in flags:
-                with open(os.path.join(cgroup_dir, 'cgroup.procs'), 'w') as handle:
-                    handle.write('%d\n' % pid)
-                proc.stdin.write('go\n')
-                proc.stdin.flush()
-            line = proc.stdout.readline().strip()
-            assert line == 'ready', 'socket worker failed: %r' % line
-        path = str(tmp_path_factory.mktemp('ss_filter') / 'filters.json')
-        with open(path, 'w') as handle:
-            json.dump([text.replace(suite.CGROUP, cgroup_name) for text in FILTERS], handle)
-        done = suite._run('ip', 'netns', 'exec', ns, sys.executable, HELPER, 'compare', path,  # pylint: disable=protected-access
-                          env=suite._env(), timeout=180, check=False)  # pylint: disable=protected-access
-        assert done.returncode == 0, 'the comparison helper failed: %s' % done.stderr[-3000:]
-        data = json.loads(done.stdout)
-        data['have_cgroup'] = cgroup_dir is not None
-        yield data
-    finally:
-        for proc in workers:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        suite._run('ip', 'netns', 'delete', ns, check=False)     # pylint: disable=protected-access
-        if cgroup_dir and os.path.isdir(cgroup_dir):
-            os.rmdir(cgroup_dir)
+    with ssfilter_lab.filter_lab() as lab:
+        yield ssfilter_lab.compare(lab, HELPER, [text.replace(ssfilter_lab.CGROUP, lab.cgroup_name) for text in FILTERS],
+                                   tmp_path_factory.mktemp('ss_filter'), timeout=180)
 
 
 def test_scale(live):

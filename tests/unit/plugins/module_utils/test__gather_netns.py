@@ -4,17 +4,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """socket_facts' gather with netns: all, against namespaces this test makes (named, held by a process, deleted mid-run)."""
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
+from support.scratch_netns import scratch_namespace, unshared
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('ip') or not shutil.which('unshare'),
                                 reason='needs root, ip and unshare to make network namespaces')
@@ -32,23 +33,21 @@ def _listener(argv):
 
 @pytest.fixture()
 def lab():
-    tag = 'na-gn-%s' % uuid.uuid4().hex[:6]
-    named, gone = tag + '-named', tag + '-gone'
     procs = []
-    try:
-        for name in (named, gone):
-            subprocess.run(['ip', 'netns', 'add', name], check=True)
-            subprocess.run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], check=True)
-        procs.append(_listener(['ip', 'netns', 'exec', named, sys.executable, '-c', LISTEN, '41001']))
-        held = _listener(['unshare', '--net', 'sh', '-c', 'ip link set lo up && exec "$0" -c "$1" 41002', sys.executable, LISTEN])
-        procs.append(held)
-        yield {'named': named, 'gone': gone, 'held_pid': held.pid, 'own': os.stat('/proc/self/ns/net').st_ino}
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
-        for name in (named, gone):
-            subprocess.run(['ip', 'netns', 'delete', name], check=False, stderr=subprocess.DEVNULL)
+    with contextlib.ExitStack() as namespaces:
+        named, gone = [namespaces.enter_context(scratch_namespace('na-gn-' + role, tools=('ip', 'unshare')))
+                       for role in ('named', 'gone')]
+        try:
+            for name in (named, gone):
+                subprocess.run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], check=True)
+            procs.append(_listener(['ip', 'netns', 'exec', named, sys.executable, '-c', LISTEN, '41001']))
+            held = _listener(unshared(['sh', '-c', 'ip link set lo up && exec "$0" -c "$1" 41002', sys.executable, LISTEN]))
+            procs.append(held)
+            yield {'named': named, 'gone': gone, 'held_pid': held.pid, 'own': os.stat('/proc/self/ns/net').st_ino}
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
 
 
 def test_netns_all_labels_each_namespace_and_reports_the_vanished_one(lab, monkeypatch):

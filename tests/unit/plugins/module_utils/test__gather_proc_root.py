@@ -19,15 +19,14 @@ import shutil
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from unit.plugins.module_utils.test__procnet import (CAPTURED, CAPTURED_EXPECTED, HAND, HAND_EXPECTED, NOIPV6, as_proc_shows,
-                                                     as_ss_prints_inet, compare_rows, filters, inet_identity, public,
-                                                     ss_unix_state, sstext, table_of)
+from support.procnet_trees import (CAPTURED, CAPTURED_EXPECTED, HAND, HAND_EXPECTED, NOIPV6, PROCESSES, SS_USERS, as_proc_shows,
+                                   as_ss_prints_inet, compare_rows, filters, inet_identity, needs_ss, public, ss_unix_state,
+                                   sstext, table_of, tree_with_processes)
 
-needs_ss = pytest.mark.skipif(not sstext.available(), reason='needs the ss command')
 ROOTS = {'captured': CAPTURED, 'hand': HAND}
 PRIVATE = ('_ifindex',)
 
-# Filters on the hand-written tree (its sockets are listed in test__procnet.HAND_EXPECTED), where ss's /proc path
+# Filters on the hand-written tree (its sockets are listed in support/procnet_trees.HAND_EXPECTED), where ss's /proc path
 # and our semantics agree: v4-mapped addresses (an IPv4 condition also matches ::ffff:a.b.c.d), link-local
 # addresses whose scope /proc does not keep, TIME-WAIT and SYN-RECV sockets (inode 0), state groups.
 HAND_FILTERS = [
@@ -263,25 +262,6 @@ def test_summary_equals_ss_s_reading_the_same_tree(name):
 
 # --- owners: /proc/PID/fd of the tree -----------------------------------------------------------------------
 
-_USERS = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=(\d+)\)')
-# pid: (comm, {fd: socket inode}) written into a copy of the hand-written tree.
-PROCESSES = {77: ('systemd-resolve', {5: 3001, 9: 1001, 0: None}), 4242: ('sshd', {3: 1001, 4: 2001, 6: 1002})}
-
-
-def tree_with_processes(tmp_path):
-    root = str(tmp_path / 'proc')
-    shutil.copytree(HAND, root)
-    for pid, (name, fds) in PROCESSES.items():
-        os.makedirs(os.path.join(root, str(pid), 'fd'))
-        with open(os.path.join(root, str(pid), 'stat'), 'w') as handle:
-            handle.write('%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0\n' % (pid, name, pid, pid))
-        with open(os.path.join(root, str(pid), 'comm'), 'w') as handle:
-            handle.write(name + '\n')
-        for fd, inode in fds.items():
-            os.symlink('socket:[%d]' % inode if inode else '/dev/null', os.path.join(root, str(pid), 'fd', str(fd)))
-    return root
-
-
 @needs_ss
 def test_owners_come_from_the_trees_processes_like_ss_p(tmp_path):
     """gather(processes=True) on a tree with /proc/PID/fd links against `ss -p -e` with PROC_ROOT on that tree,
@@ -291,7 +271,7 @@ def test_owners_come_from_the_trees_processes_like_ss_p(tmp_path):
     text = sstext.run(root, '-H', '-a', '-n', '-p', '-t', '-u')
     theirs = []
     for line, row in zip([line for line in text.splitlines() if line.strip()], sstext.inet_rows(text)):
-        owners = sorted((name, int(pid), int(fd)) for name, pid, fd in _USERS.findall(line))
+        owners = sorted((name, int(pid), int(fd)) for name, pid, fd in SS_USERS.findall(line))
         theirs.append(inet_identity(row) + (tuple(owners),))
     ours = [inet_identity(r) + (tuple(sorted((p['name'], p['pid'], p['fd']) for p in r['processes'])),) for r in records]
     assert sorted(theirs) == sorted(ours)

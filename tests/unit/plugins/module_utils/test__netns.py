@@ -4,14 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to netaudit.sockets tests: resolve() and call_in() against real network namespaces.
 
-The lab (root only) makes three namespaces: one named `na-ns-PID-HEX-named` with a listener started by
+The lab (root only) makes three namespaces: one named `na-ns-PID-named-HEX` with a listener started by
 `ip netns exec`, one held only by a process that unshared itself (ctypes), one named and deleted between
-resolve() and call_in(). The test process itself never changes namespace, and everything it made is removed
+resolve() and call_in() (the named ones through support/scratch_netns.py; the held one is what resolve() must find
+without a name). The test process itself never changes namespace, and everything it made is removed
 afterwards whatever happens: the listeners end when their stdin closes, which also happens when pytest dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -19,7 +21,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import uuid
 
 import pytest
 
@@ -27,6 +28,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from support.scratch_netns import scratch_namespace, why_unavailable
 
 RUN_DIR = '/run/netns'
 # The directory that holds ansible_collections/, so that a child python imports the same code.
@@ -56,12 +58,11 @@ def comm(pid):
         return handle.read().strip()
 
 
+WHY = 'it creates network namespaces and enters them'
+
+
 def lab_skip_reason():
-    if os.geteuid() != 0:
-        return 'needs root: it creates network namespaces and enters them'
-    if not shutil.which('ip'):
-        return 'needs the ip command (iproute2)'
-    return None
+    return why_unavailable(WHY, tools=('ip',))
 
 
 def ip(*args):
@@ -76,7 +77,7 @@ def remove_leftovers():
     except OSError:
         return
     for name in names:
-        match = re.match(re.escape(PREFIX) + r'(\d+)-[0-9a-f]+-', name)
+        match = re.match(re.escape(PREFIX) + r'(\d+)-', name)
         if match and not os.path.exists('/proc/%s' % match.group(1)):
             ip('netns', 'delete', name)
 
@@ -85,16 +86,12 @@ class Lab(object):
     """What the lab made: namespace names, listener processes; stop() removes all of it."""
 
     def __init__(self):
-        self.tag = '%s%d-%s' % (PREFIX, os.getpid(), uuid.uuid4().hex[:6])
-        self.names = []
+        self.tag = '%s%d' % (PREFIX, os.getpid())
+        self.scratch = contextlib.ExitStack()     # the named namespaces (support/scratch_netns.py)
         self.processes = []
 
     def add_namespace(self, suffix):
-        name = '%s-%s' % (self.tag, suffix)
-        added = ip('netns', 'add', name)
-        if added.returncode:
-            pytest.skip('ip netns add is unavailable here: %s' % added.stderr.strip())
-        self.names.append(name)
+        name = self.scratch.enter_context(scratch_namespace('%s-%s' % (self.tag, suffix), why=WHY, tools=('ip',)))
         return name
 
     def start_listener(self, port, prefix=(), mode='plain'):
@@ -120,9 +117,7 @@ class Lab(object):
     def stop(self):
         for process in self.processes:
             self.stop_process(process)
-        for name in self.names:
-            if os.path.exists(os.path.join(RUN_DIR, name)):
-                ip('netns', 'delete', name)
+        self.scratch.close()
 
 
 @pytest.fixture(scope='module')

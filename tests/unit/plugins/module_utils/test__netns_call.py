@@ -108,14 +108,22 @@ def test_dump_inet_in_our_own_namespace():
     assert isinstance(records, list)
 
 
-def test_exceptions_come_back_as_themselves_naming_the_namespace():
-    with pytest.raises(ValueError, match='bad value') as caught:
-        _netns.call_in(own_namespace(), fail_with, ValueError('bad value'))
-    assert caught.value.netns == 'own'
+def test_exceptions_come_back_as_a_call_error_naming_the_namespace_raised_from_them():
+    original = ValueError('bad value')
+    with pytest.raises(_netns.NamespaceCallError) as caught:
+        _netns.call_in(own_namespace(), fail_with, original)
+    assert str(caught.value) == 'in network namespace own: ValueError: bad value'
+    assert caught.value.netns == 'own' and caught.value.type_name == 'ValueError'
     assert 'fail_with' in caught.value.child_traceback
-    with pytest.raises(_sockdiag.SockDiagError) as caught:
+    cause = caught.value.__cause__
+    assert cause.__class__ is ValueError and str(cause) == 'bad value'
+    assert vars(cause) == {}, 'nothing is set on an exception that is not the collection\'s'
+    with pytest.raises(_netns.NamespaceCallError) as caught:
         _netns.call_in(own_namespace(), fail_with, _sockdiag.SockDiagError(errno.EPERM, 'refused'))
-    assert caught.value.errno == errno.EPERM and caught.value.netns == 'own'
+    # The collection's own: its message says what failed, so the type is left out.
+    assert str(caught.value) == 'in network namespace own: [Errno %d] refused' % errno.EPERM
+    cause = caught.value.__cause__
+    assert cause.__class__ is _sockdiag.SockDiagError and cause.errno == errno.EPERM and vars(cause) == {}
 
 
 def test_an_exception_that_cannot_travel_becomes_a_call_error():
@@ -123,6 +131,7 @@ def test_an_exception_that_cannot_travel_becomes_a_call_error():
         _netns.call_in(own_namespace(), raise_unpicklable)
     assert str(caught.value) == 'in network namespace own: %s.Unpicklable: one and two' % __name__
     assert caught.value.netns == 'own'
+    assert caught.value.__cause__ is None
 
 
 def test_a_result_that_cannot_travel_is_a_call_error():

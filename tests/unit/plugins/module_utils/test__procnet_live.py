@@ -12,27 +12,17 @@ netlink reader (_sockdiag.dump_inet) and the live ss (over netlink) see, and wha
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import tempfile
 
 import pytest
 
-from unit.plugins.module_utils.test__procnet import LOST     # what /proc cannot give
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, 'fixtures', 'procnet')
+from support import procnet_trees
+from support.procnet_trees import filters, load_fixture, public, sstext, table_of
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location('procnet_fixture_' + name, os.path.join(FIXTURES, name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-netns, sstext, filters = _load('netns'), _load('sstext'), _load('filters')
+netns = load_fixture('netns')
 LIVE_FILTERS = [text for text in filters.FILTERS + filters.FAMILY_RULE if text not in filters.PROC_ONLY]
 
 pytestmark = [pytest.mark.root,
@@ -51,20 +41,9 @@ def live():
         os.unlink(handle.name)
 
 
-def table_of(record):
-    if record['family'] in ('inet', 'inet6'):
-        return record['netid']
-    return {'unix': 'unix', 'link': 'packet', 'netlink': 'netlink'}[record['family']]
-
-
 def as_proc_shows(record):
-    table = table_of(record)
-    shown = dict((key, value) for key, value in record.items() if not key.startswith('_'))
-    shown.setdefault('owner_unknown', None)     # the scenario's expected records predate the key; readers leave it None
-    for key in LOST[table]:
-        if key != 'send_q' or table != 'tcp' or record['state'] == 'LISTEN':
-            shown[key] = None
-    return shown
+    """The record as /proc shows it, without the private keys."""
+    return public(procnet_trees.as_proc_shows(record))
 
 
 def canonical(records):

@@ -167,7 +167,7 @@ def test_not_root_sockets_without_owner_are_a_problem(monkeypatch):
     (['tcp'], ['tcp'], ['tcp']),
     (['udp'], ['udp'], ['udp']),
     (['tcp', 'udp'], ['tcp', 'udp'], ['inet']),
-    (['inet'], ['tcp', 'udp'], ['inet']),
+    (['inet'], ['udp', 'tcp'], ['inet']),
     (['u_str'], ['u_str'], ['unix']),
     (['unix'], ['u_str', 'u_dgr', 'u_seq'], ['unix']),
     (['tcp', 'unix_dgram'], ['tcp', 'u_dgr'], ['tcp', 'unix']),

@@ -4,17 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to netaudit.sockets tests: the psutil reader against the netlink reader, on the same sockets.
 
-A fresh namespace `na-ns-PID-HEX-psutil` holds nothing but the sockets that a child (entered with call_in) opens;
-the child reads them with psutil and with sock_diag, and the two must agree on every field psutil gives.
+A fresh namespace `na-ns-PID-psutil-HEX` (support/scratch_netns.py) holds nothing but the sockets that a child
+(entered with call_in) opens; the child reads them with psutil and with sock_diag, and the two must agree on every
+field psutil gives.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import uuid
 
 import pytest
 
@@ -22,6 +21,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from support.scratch_netns import scratch_namespace
 
 pytestmark = pytest.mark.root
 
@@ -33,20 +33,11 @@ def ip(*args):
 
 @pytest.fixture
 def namespace():
-    if os.geteuid() != 0:
-        pytest.skip('needs root: it creates a network namespace and enters it')
-    if not shutil.which('ip'):
-        pytest.skip('needs the ip command (iproute2)')
     pytest.importorskip('psutil')
-    name = 'na-ns-%d-%s-psutil' % (os.getpid(), uuid.uuid4().hex[:6])
-    added = ip('netns', 'add', name)
-    if added.returncode:
-        pytest.skip('ip netns add is unavailable here: %s' % added.stderr.strip())
-    try:
+    with scratch_namespace('na-ns-%d-psutil' % os.getpid(), why='it creates a network namespace and enters it',
+                           tools=('ip',)) as name:
         ip('-n', name, 'link', 'set', 'lo', 'up')
         yield _netns.resolve(name)[0][0]
-    finally:
-        ip('netns', 'delete', name)
 
 
 def open_and_read():

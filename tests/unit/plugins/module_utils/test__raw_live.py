@@ -14,7 +14,6 @@ kernel's answer to a raw sock_diag request the helper builds by hand.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -22,20 +21,13 @@ import tempfile
 
 import pytest
 
+from support.procnet_trees import sstext
 from support.scratch_netns import run_helper, scratch_namespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, 'fixtures', 'raw_live_helper.py')
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location('procnet_fixture_' + name, os.path.join(HERE, 'fixtures', 'procnet', name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sstext = _load('sstext')
 pytestmark = pytest.mark.root
 
 # The helper's sockets: protocols 1 (ICMP), 255 (IPPROTO_RAW), 58 (ICMPv6) and 253 (bound to 127.0.0.1 / ::1,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import os
 import socket
 import struct
@@ -19,22 +18,12 @@ from hypothesis import given, settings, strategies as st
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS, inet_address_text
+from support.fake_netlink import DONE, ScriptedNetlink, captured_dumps, error_msg, needs_sock_diag, nlmsg, rtattr
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 PRIVATE_KEYS = ('_ifindex',)
 
-with open(os.path.join(FIXTURES, 'sockdiag_expected.json')) as _handle:
-    EXPECTED = json.load(_handle)
-CAPTURED_INTERFACES = dict((int(index), name) for index, name in EXPECTED['interfaces'].items())
-
-
-def captured_interface(index):
-    return CAPTURED_INTERFACES.get(index) if index else None
-
-
-def read_fixture(name):
-    with open(os.path.join(FIXTURES, name), 'rb') as handle:
-        return handle.read()
+EXPECTED, read_fixture, captured_interface = captured_dumps(FIXTURES, 'sockdiag_expected.json')
 
 
 def identity(record):
@@ -67,7 +56,7 @@ def test_records_carry_every_field_in_order_then_the_private_keys(filename):
     assert len(set(id(record['processes']) for record in records)) == len(records)
 
 
-def test_captured_dump_covers_the_cases_the_brief_names():
+def test_captured_dump_covers_mapped_dual_stack_scoped_and_each_state():
     everything = [record for spec in EXPECTED['dumps'].values() for record in spec['records']]
     assert any(r['local_address'].startswith('::ffff:') for r in everything)
     assert any(r['family'] == 'inet6' and r['local_address'] == '::' and r['v6only'] is False for r in everything)
@@ -84,29 +73,12 @@ def test_captured_einval_reply_raises_with_errno():
 
 # ---- hand-built messages ----
 
-def nlmsg(msg_type, payload, seq=1, flags=2):
-    length = 16 + len(payload)
-    return struct.pack('=IHHII', length, msg_type, flags, seq, 0) + payload + b'\0' * (-length % 4)
-
-
-def rtattr(attr_type, payload):
-    length = 4 + len(payload)
-    return struct.pack('=HH', length, attr_type) + payload + b'\0' * (-length % 4)
-
-
 def inet_msg(family=socket.AF_INET, state=10, sport=22, dport=0, src=b'', dst=b'', ifindex=0,
              rqueue=0, wqueue=128, uid=0, inode=77, attrs=b'', seq=1):
     body = struct.pack('=BBBB', family, state, 0, 0) + struct.pack('!HH', sport, dport)
     body += src.ljust(16, b'\0') + dst.ljust(16, b'\0') + struct.pack('=I', ifindex) + b'\xff' * 8
     body += struct.pack('=IIIII', 0, rqueue, wqueue, uid, inode) + attrs
     return nlmsg(20, body, seq)
-
-
-DONE = nlmsg(3, struct.pack('=i', 0))
-
-
-def error_msg(code, seq=1):
-    return nlmsg(2, struct.pack('=i', -code) + bytes(16), seq)
 
 
 def test_ports_are_big_endian_and_queues_host_order():
@@ -304,17 +276,6 @@ def test_request_arguments_are_checked(arguments, words):
 
 # ---- the live kernel in this test's own namespace (no sockets of ours needed) ----
 
-def sock_diag_available():
-    try:
-        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _sockdiag.NETLINK_SOCK_DIAG).close()
-        return True
-    except OSError:
-        return False
-
-
-needs_sock_diag = pytest.mark.skipif(not sock_diag_available(), reason='no NETLINK_SOCK_DIAG on this host')
-
-
 @needs_sock_diag
 def test_dump_inet_lists_a_listener_of_ours():
     with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as listener:
@@ -344,51 +305,7 @@ def test_fast_address_text_agrees_with_the_record_contract(words):
     assert _sockdiag._address_text(socket.AF_INET, raw) == inet_address_text(socket.AF_INET, raw)
 
 
-# ---- dump_inet's socket handling, with a scripted stand-in for the kernel ----
-
-class ScriptedNetlink(object):
-    """Replays reply chunks, one per recv_into; an exception in the script is raised instead."""
-    opened = []
-
-    def __init__(self, family, kind, protocol):
-        assert (family, kind, protocol) == (socket.AF_NETLINK, socket.SOCK_RAW, 4)
-        self.script = list(ScriptedNetlink.next_script)
-        self.sent = []
-        self.closed = False
-        ScriptedNetlink.opened.append(self)
-
-    def settimeout(self, seconds):
-        self.timeout = seconds
-
-    def sendto(self, data, address):
-        self.sent.append((bytes(data), address))
-
-    def recv_into(self, buffer):
-        step = self.script.pop(0)
-        if isinstance(step, BaseException):
-            raise step
-        buffer[:len(step)] = step
-        return len(step)
-
-    def close(self):
-        self.closed = True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-@pytest.fixture
-def scripted(monkeypatch):
-    ScriptedNetlink.opened = []
-
-    def install(*steps):
-        ScriptedNetlink.next_script = steps
-    monkeypatch.setattr(_sockdiag.socket, 'socket', ScriptedNetlink)
-    return install
-
+# ---- dump_inet's socket handling, with a scripted stand-in for the kernel (support/fake_netlink.py) ----
 
 def test_dump_reads_chunks_until_its_done_and_closes(scripted):
     seq = _sockdiag._SEQ

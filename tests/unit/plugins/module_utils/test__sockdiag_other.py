@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import socket
 import struct
@@ -17,23 +16,13 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag, _sockdiag_other
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS
+from support.fake_netlink import DONE, ScriptedNetlink, captured_dumps, error_msg, needs_sock_diag, nlmsg, rtattr
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 SEQ = _sockdiag._SEQ
 AF_UNIX, AF_NETLINK, AF_PACKET, AF_VSOCK = 1, 16, 17, 40
 
-with open(os.path.join(FIXTURES, 'sockdiag_other_expected.json')) as _handle:
-    EXPECTED = json.load(_handle)
-CAPTURED_INTERFACES = dict((int(index), name) for index, name in EXPECTED['interfaces'].items())
-
-
-def captured_interface(index):
-    return CAPTURED_INTERFACES.get(index) if index else None
-
-
-def read_fixture(name):
-    with open(os.path.join(FIXTURES, name), 'rb') as handle:
-        return handle.read()
+EXPECTED, read_fixture, captured_interface = captured_dumps(FIXTURES, 'sockdiag_other_expected.json')
 
 
 def parse_fixture(filename, spec):
@@ -71,7 +60,7 @@ def test_records_carry_every_field_in_order_then_the_private_key(filename):
     assert len(set(id(record['processes']) for record in records)) == len(records)
 
 
-def test_captured_dumps_cover_the_cases_the_brief_names():
+def test_captured_dumps_cover_each_family_type_and_name_form():
     unix = EXPECTED['dumps']['sockdiag_other_unix.bin']['records']
     assert set(r['netid'] for r in unix) == {'u_str', 'u_dgr', 'u_seq'}
     assert set(r['state'] for r in unix) == {'LISTEN', 'ESTAB', 'UNCONN'}
@@ -105,16 +94,6 @@ def test_captured_error_replies_raise_with_their_errno(filename):
 
 
 # ---- hand-built messages ----
-
-def nlmsg(msg_type, payload, seq=1, flags=2):
-    length = 16 + len(payload)
-    return struct.pack('=IHHII', length, msg_type, flags, seq, 0) + payload + b'\0' * (-length % 4)
-
-
-def rtattr(attr_type, payload):
-    length = 4 + len(payload)
-    return struct.pack('=HH', length, attr_type) + payload + b'\0' * (-length % 4)
-
 
 def unix_msg(inode, kind=1, state=10, name=None, peer=None, queues=None, uid=None, seq=1, attrs=b''):
     body = struct.pack('=BBBxI', AF_UNIX, kind, state, inode) + b'\xff' * 8
@@ -150,13 +129,6 @@ def netlink_msg(inode, protocol=0, portid=0, state=0, dst_portid=0, dst_group=0,
 def vsock_msg(inode, kind=1, state=10, src=(2, 1234), dst=(0xffffffff, 0xffffffff), seq=1):
     body = struct.pack('=BBBBIIIII', AF_VSOCK, kind, state, 0, src[0], src[1], dst[0], dst[1], inode) + b'\xff' * 8
     return nlmsg(20, body, seq)
-
-
-DONE = nlmsg(3, struct.pack('=i', 0))
-
-
-def error_msg(code, seq=1):
-    return nlmsg(2, struct.pack('=i', -code) + bytes(16), seq)
 
 
 @pytest.mark.parametrize('raw, text', [
@@ -317,52 +289,7 @@ def test_state_masks_are_checked(states):
         _sockdiag_other.dump_vsock(states)
 
 
-# ---- the dump functions' socket handling, with a scripted stand-in for the kernel ----
-
-class ScriptedNetlink(object):
-    """Replays reply chunks, one per recv_into; an exception in the script is raised instead."""
-    opened = []
-    next_script = ()
-
-    def __init__(self, family, kind, protocol):
-        assert (family, kind, protocol) == (socket.AF_NETLINK, socket.SOCK_RAW, 4)
-        self.script = list(ScriptedNetlink.next_script)
-        self.sent = []
-        self.closed = False
-        ScriptedNetlink.opened.append(self)
-
-    def settimeout(self, seconds):
-        self.timeout = seconds
-
-    def sendto(self, data, address):
-        self.sent.append((bytes(data), address))
-
-    def recv_into(self, buffer):
-        step = self.script.pop(0)
-        if isinstance(step, BaseException):
-            raise step
-        buffer[:len(step)] = step
-        return len(step)
-
-    def close(self):
-        self.closed = True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-@pytest.fixture
-def scripted(monkeypatch):
-    ScriptedNetlink.opened = []
-
-    def install(*steps):
-        ScriptedNetlink.next_script = steps
-    monkeypatch.setattr(_sockdiag.socket, 'socket', ScriptedNetlink)
-    return install
-
+# ---- the dump functions' socket handling, with a scripted stand-in for the kernel (support/fake_netlink.py) ----
 
 @pytest.mark.parametrize('function, args, message, request_bytes', [
     (_sockdiag_other.dump_unix, (0xfff,), unix_msg(1, seq=SEQ), _sockdiag_other.unix_request(0xfff)),
@@ -399,17 +326,6 @@ def test_dump_errors_name_the_table(scripted, function, args, table):
 
 
 # ---- the live kernel in this test's own namespace (no namespace or root needed) ----
-
-def sock_diag_available():
-    try:
-        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _sockdiag.NETLINK_SOCK_DIAG).close()
-        return True
-    except OSError:
-        return False
-
-
-needs_sock_diag = pytest.mark.skipif(not sock_diag_available(), reason='no NETLINK_SOCK_DIAG on this host')
-
 
 @needs_sock_diag
 def test_dump_unix_lists_a_pair_of_ours():

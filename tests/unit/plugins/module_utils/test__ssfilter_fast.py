@@ -19,8 +19,8 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS, new_record
-from unit.plugins.module_utils.test__ssfilter_live import CGROUP, FILTERS
-from unit.plugins.module_utils.test__ssfilter_props import EPHEMERAL, JOINED, expressions, records as prop_records
+from support.ssfilter_lab import CGROUP, FILTERS
+from support.ssfilter_strategies import EPHEMERAL, JOINED, expressions, records as prop_records
 
 V4 = ['127.0.0.1', '0.0.0.0', '10.1.2.3', '198.51.100.7', '127.0.0.2', '198.51.100.1', '127.3.2.1']
 V6 = ['::1', '::', '2001:db8::1', 'fe80::5', '::ffff:127.0.0.1', '::ffff:198.51.100.3', '7f00:1::', '::ffff:0.0.0.0']

@@ -6,27 +6,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _summary
+from support.procnet_trees import FIXTURES, needs_ss, sstext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, 'fixtures', 'procnet')
 ROOTS = dict((name, os.path.join(FIXTURES, name)) for name in ('captured', 'hand', 'noipv6', 'malformed'))
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location('procnet_fixture_' + name, os.path.join(FIXTURES, name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sstext = _load('sstext')
-needs_ss = pytest.mark.skipif(not sstext.available(), reason='needs the ss command')
 
 SOCKSTAT = ('sockets: used 290\nTCP: inuse 5 orphan 1 tw 3 alloc 12 mem 4\nUDP: inuse 2 mem 1\nUDPLITE: inuse 0\n'
             'RAW: inuse 1\nFRAG: inuse 2 memory 8192\n')

@@ -11,23 +11,12 @@ scenario.py and reads read_summary(), `ss -s`, and read_summary() again, until t
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, 'fixtures', 'procnet')
+from support.procnet_trees import load_fixture, sstext
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location('procnet_fixture_' + name, os.path.join(FIXTURES, name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-netns, sstext = _load('netns'), _load('sstext')
+netns = load_fixture('netns')
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(netns.why_unavailable() is not None, reason=netns.why_unavailable() or '')]

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.sockets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Test support: what the socket scenarios share (tests/unit/plugins/module_utils/fixtures/sockdiag_scenario.py,
+sockdiag_other_scenario.py and procnet/scenario.py): sockets opened and held until close(), and the records they
+are expected to show. Standard library only: the scenarios run in a namespace of their own (`ip netns exec`)."""
+
+import os
+import socket
+
+
+def inode(sock):
+    return os.fstat(sock.fileno()).st_ino
+
+
+class SocketScenario(object):
+    """Holds the sockets it opens until close(); `expected` lists the records the kernel should show for them.
+
+    A subclass opens its sockets in open(), which __init__ calls: when it fails, everything opened so far is closed."""
+
+    def __init__(self):
+        self.keep = []
+        self.expected = []
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+
+    def open(self):
+        raise NotImplementedError
+
+    def close(self):
+        for sock in self.keep:
+            sock.close()
+        self.keep = []
+
+    def _socket(self, family, kind, protocol=0):
+        sock = socket.socket(family, kind, protocol)
+        self.keep.append(sock)
+        return sock
+
+    @staticmethod
+    def _v6only(sock):
+        return bool(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY))
+
+    def _listener(self, family, address, backlog, v6only=None, device=None, mark=None):
+        sock = self._socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if v6only is not None:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+        if device:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+        if mark:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
+        sock.bind(address)
+        sock.listen(backlog)
+        return sock
+
+    def _pair(self, family, listener, target, payload=b''):
+        """A connected client and its accepted peer; payload is sent by the client and left unread."""
+        client = self._socket(family, socket.SOCK_STREAM)
+        client.connect(target)
+        server = listener.accept()[0]
+        self.keep.append(server)
+        if payload:
+            client.sendall(payload)
+        return client, server
