@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(REPO, '.cache', 'collections'))
 # pylint: disable=wrong-import-position
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 
 GOAL = 3.0

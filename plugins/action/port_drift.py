@@ -18,9 +18,9 @@ import json
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
-from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _snapshot_diff
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _baseline_store
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec

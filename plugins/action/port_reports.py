@@ -19,8 +19,8 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
@@ -67,13 +67,13 @@ class ActionModule(ActionBase):
         except _controller_files.ControllerFileError as exc:
             raise AnsibleActionFail('port_reports: %s' % exc) from None
         try:
-            hosts = _report.hosts_of(args['verdicts'])
-            texts = [(report_format, _report.render(args['verdicts'], report_format, title=args['title']))
+            hosts = _reports.hosts_of(args['verdicts'])
+            texts = [(report_format, _reports.render(args['verdicts'], report_format, title=args['title']))
                      for report_format in dict.fromkeys(args['formats'])]
         except NetauditError as exc:
             raise AnsibleActionFail('port_reports: %s' % exc) from exc
         folder = os.path.realpath(os.path.expanduser(args['dest']))
-        paths = [os.path.join(folder, '%s.%s' % (name, _report.EXTENSIONS[report_format])) for report_format, _text in texts]
+        paths = [os.path.join(folder, '%s.%s' % (name, _reports.EXTENSIONS[report_format])) for report_format, _text in texts]
         changed = False
         try:
             if texts and not os.path.isdir(folder):
@@ -91,6 +91,6 @@ class ActionModule(ActionBase):
         except (NetauditError, OSError, UnicodeError) as exc:
             raise AnsibleActionFail('port_reports: cannot write the reports in %s: %s; the reports there are left as '
                                     'they were' % (_hoststr.text(folder), _hoststr.text(exc))) from exc
-        result.update(changed=changed, reports=paths, msg=_report.display_lines(hosts, args['title']))
+        result.update(changed=changed, reports=paths, msg=_reports.display_lines(hosts, args['title']))
         result['_ansible_verbose_always'] = True
         return result

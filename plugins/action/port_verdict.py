@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import run_socket_facts
@@ -80,5 +80,5 @@ class ActionModule(ActionBase):
         except NetauditError as exc:
             raise AnsibleActionFail('port_audit: %s' % exc) from exc
         result.update(changed=False, verdict=verdict, gathered=args['gather'],
-                      msg=_report.render({task_vars.get('inventory_hostname', 'host'): verdict}, 'summary').strip())
+                      msg=_reports.render({task_vars.get('inventory_hostname', 'host'): verdict}, 'summary').strip())
         return result

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 
 def audit_report(verdicts, report_format, title=None, violations=False):
     """The report of `verdicts` (host name -> port_audit verdict) in `report_format`, as text."""
     try:
-        return _report.render(verdicts, report_format, title=title, violations=violations)
+        return _reports.render(verdicts, report_format, title=title, violations=violations)
     except NetauditError as exc:
         raise AnsibleFilterError('audit_report: %s' % exc) from exc
 

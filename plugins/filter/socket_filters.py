@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
-from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _snapshot_diff
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 

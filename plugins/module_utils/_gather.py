@@ -10,7 +10,6 @@ import os
 import sys
 import time
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
 from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
@@ -237,7 +236,7 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
     return facts
 
 
-_MAY_LISTEN = ('LISTEN', 'UNCONN')     # a cheap test before _listening.is_listening, at 100k records
+_MAY_LISTEN = ('LISTEN', 'UNCONN')     # a cheap test before _records.is_listening, at 100k records
 
 
 def _kernel_held(record):
@@ -262,7 +261,7 @@ def _owners_of(records, processes, chosen, proc_root, reasons, notes):
 def _attach_owners(records, proc_root, reasons, notes):
     """One /proc walk for every namespace's sockets: socket inodes are unique across namespaces. Listening sockets
     left without an owner get a second look (_owners.find_owners). Returns whether every process was in sight."""
-    listening = [r['inode'] for r in records if r['state'] in _MAY_LISTEN and r['inode'] and _listening.is_listening(r)]
+    listening = [r['inode'] for r in records if r['state'] in _MAY_LISTEN and r['inode'] and _records.is_listening(r)]
     owners, problems = _owners.find_owners(set(r['inode'] for r in records if r['inode']), proc_root=proc_root,
                                            look_again=listening)
     unseen = 'not_visible' if problems else 'exited'
@@ -294,7 +293,7 @@ def _without_closed(records, plan, targets, notes):
     makes the facts incomplete (_owners_unknown)."""
     exited = {}
     for record in records:
-        if record['owner_unknown'] in _UNKNOWN_WORDS and _listening.is_listening(record):
+        if record['owner_unknown'] in _UNKNOWN_WORDS and _records.is_listening(record):
             exited.setdefault(record['netns'], set()).add(record['inode'])
     if not exited:
         return records
@@ -340,7 +339,7 @@ def _owners_unknown(records, reasons):
         if reason is None:
             continue
         counts[reason] = counts.get(reason, 0) + 1
-        if reason in _UNKNOWN_WORDS and _listening.is_listening(record):
+        if reason in _UNKNOWN_WORDS and _records.is_listening(record):
             listening[reason] = listening.get(reason, 0) + 1
     if listening:
         total = sum(listening.values())

@@ -54,6 +54,25 @@ INET_NETIDS = {6: 'tcp', 17: 'udp', 255: 'raw', 132: 'sctp', 262: 'mptcp', 33: '
 
 _V4_MAPPED_PREFIX = b'\x00' * 10 + b'\xff\xff'
 
+INET_FAMILIES = ('inet', 'inet6')
+# Datagram tables whose bound (UNCONN) sockets with a port count as listening, like `ss -l` shows them.
+DATAGRAM_NETIDS = ('udp',)
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_listening(record):
+    """Listening sockets (LISTEN) and bound datagram sockets (UDP in UNCONN with a port), IPv4 or IPv6."""
+    if record.get('family') not in INET_FAMILIES:
+        return False
+    port = record.get('local_port')
+    if not is_int(port) or port <= 0:
+        return False
+    state = record.get('state')
+    return state == 'LISTEN' or (state == 'UNCONN' and record.get('netid') in DATAGRAM_NETIDS)
+
 
 def state_name(number):
     """The state as ss prints it; numbers ss has no name for print as UNKNOWN."""

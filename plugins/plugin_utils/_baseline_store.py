@@ -26,7 +26,7 @@ import os
 from collections.abc import Mapping
 from typing import Optional, Tuple
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
 

@@ -30,7 +30,7 @@ import stat
 
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 _CHUNK = 1024 * 1024

@@ -15,18 +15,18 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 from support.chromium import CHROMIUM_FLAGS, DOM, check_matrix, chromium, render_in_chromium
 from support.natest import REPO, ansible_env, run_playbook
 
-FIXTURE = os.path.join(REPO, 'tests', 'unit', 'plugins', 'module_utils', 'fixtures', 'report', 'verdicts.json')
+FIXTURE = os.path.join(REPO, 'tests', 'unit', 'plugins', 'plugin_utils', 'fixtures', 'report', 'verdicts.json')
 
 
 def test_html_matrix_in_chromium(tmp_path):
     with open(FIXTURE) as handle:
         verdicts = json.load(handle)
     page = tmp_path / 'fleet report.html'
-    page.write_text(_report.render(verdicts, 'html', title='Fleet'))
+    page.write_text(_reports.render(verdicts, 'html', title='Fleet'))
     dom = DOM(render_in_chromium(page))
     assert dom.find('body')[0]['attrs'].get('data-ready') == 'true'          # the page's script ran to the end
     assert dom.find(id='matrix-size')[0]['text'] == '4 hosts \u00d7 9 ports'
@@ -48,7 +48,7 @@ def test_html_screenshot(tmp_path):
     with open(FIXTURE) as handle:
         verdicts = json.load(handle)
     page = tmp_path / 'report.html'
-    page.write_text(_report.render(verdicts, 'html'))
+    page.write_text(_reports.render(verdicts, 'html'))
     shot = tmp_path / 'report.png'
     with tempfile.TemporaryDirectory(prefix='na-chromium-') as profile:
         argv = [chromium()] + CHROMIUM_FLAGS + ['--user-data-dir=' + profile, '--window-size=1200,900',

@@ -25,7 +25,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from ansible_collections.netaudit.sockets.plugins.action import port_reports as action
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 from support.chromium import DOM, render_in_chromium
 from support import tmpfs
 from support.natest import REPO, VENV_BIN, ansible_env
@@ -156,10 +156,10 @@ def test_hostile_html_in_chromium_makes_no_element_and_survives_a_malformed_frag
 @pytest.mark.parametrize('fragment', ['#cell=%E0%A4%A', '#cell=%', '#cell=web2%20tcp%2F23%'])
 def test_html_script_survives_a_malformed_cell_fragment(tmp_path, fragment):
     """A hand-edited link to a cell: decodeURIComponent throws URIError; the page ignores the fragment and works."""
-    with open(os.path.join(REPO, 'tests', 'unit', 'plugins', 'module_utils', 'fixtures', 'report', 'verdicts.json')) as handle:
+    with open(os.path.join(REPO, 'tests', 'unit', 'plugins', 'plugin_utils', 'fixtures', 'report', 'verdicts.json')) as handle:
         verdicts = json.load(handle)
     page = tmp_path / 'report.html'
-    page.write_text(_report.render(verdicts, 'html'), encoding='utf-8')
+    page.write_text(_reports.render(verdicts, 'html'), encoding='utf-8')
     dom = DOM(render_in_chromium(page, fragment))
     assert dom.find('body')[0]['attrs'].get('data-ready') == 'true'
     assert dom.find(id='matrix-size')[0]['text'] == '4 hosts \u00d7 9 ports'

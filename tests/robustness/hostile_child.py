@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ansible.errors import AnsibleFilterError  # noqa: E402  (after the path is set)
 
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters  # noqa: E402
-from ansible_collections.netaudit.sockets.plugins.module_utils import _gather, _ssfilter, _ssfilter_fast  # noqa: E402
+from ansible_collections.netaudit.sockets.plugins.module_utils import _gather, _ssfilter  # noqa: E402
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast  # noqa: E402
 
 from robustness import filtergen  # noqa: E402
 

@@ -30,7 +30,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import ALL_STATES
 
 from robustness import filtergen

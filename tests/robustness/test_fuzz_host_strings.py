@@ -7,7 +7,7 @@
 Real records (socket_facts' gather() on sockets this test opens), then 10,000 cases that each replace the host
 strings of the facts (process names, users, interfaces, unix paths, netns labels, owner_unknown, socket_meta's
 reasons and notes; now and then netid, state, family or an inet address) with hostile ones (hoststr_gen). Each
-case: port_audit under one of several policies, every format of _report.render for a fleet of the hostile host and
+case: port_audit under one of several policies, every format of _reports.render for a fleet of the hostile host and
 two others (three in every DEEP_EVERY-th case), verdict_line and fleet_line, the socket_diff filter both ways between
 the real and the hostile facts, and port_baseline's line for each diff.
 
@@ -43,12 +43,12 @@ from ansible.errors import AnsibleFilterError
 from markdown_it import MarkdownIt
 
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 
 try:
     from ansible_collections.netaudit.sockets.plugins.action import port_drift
-    from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+    from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 except ImportError:         # before issue 12: port_baseline's line was a Jinja template, and no _hoststr
     port_drift = _hoststr = None
 
@@ -371,25 +371,25 @@ def run_case(world, case, structural, deep):
         if deep:
             verdicts['web1'] = world['clean'][policy_index]
         try:
-            for host in _report.hosts_of(verdicts):
-                bad = _first_unsafe(_report.verdict_line(host), UNSAFE_LINE)
+            for host in _reports.hosts_of(verdicts):
+                bad = _first_unsafe(_reports.verdict_line(host), UNSAFE_LINE)
                 if bad:
                     problems.append(('verdict_line: raw control character', bad))
-            bad = _first_unsafe(_report.fleet_line(_report.hosts_of(verdicts)), UNSAFE_LINE)
+            bad = _first_unsafe(_reports.fleet_line(_reports.hosts_of(verdicts)), UNSAFE_LINE)
             if bad:
                 problems.append(('fleet_line: raw control character', bad))
         except Exception as exc:  # pylint: disable=broad-except
             failed('verdict_line', exc)
         twins = twin(verdicts, {})
-        for fmt in _report.FORMATS:
+        for fmt in _reports.FORMATS:
             try:
-                out = _report.render(verdicts, fmt, title='Port audit')
+                out = _reports.render(verdicts, fmt, title='Port audit')
             except Exception as exc:  # pylint: disable=broad-except
                 failed('render %s' % fmt, exc)
                 continue
             try:
                 # The twin of the JSON is not needed; HTML and JUnit are compared with theirs in the deep cases.
-                twin_out = _report.render(twins, fmt, title='Port audit') if fmt in TWIN_ALWAYS or deep else None
+                twin_out = _reports.render(twins, fmt, title='Port audit') if fmt in TWIN_ALWAYS or deep else None
                 problems += check_report(fmt, out, twin_out, deep)
             except Exception as exc:  # pylint: disable=broad-except  # a report a parser refuses
                 problems.append(('%s: the report (or its twin) does not parse (%s)' % (fmt, type(exc).__name__),
@@ -522,8 +522,8 @@ def test_the_oracles_see_an_unescaped_report(world):
     fails them, the twin of a clean report passes them."""
     verdicts = {'web1': world['clean'][0]}
     twins = twin(verdicts, {})
-    for fmt in _report.FORMATS:
-        assert check_report(fmt, _report.render(twins, fmt), _report.render(twins, fmt)) == []
+    for fmt in _reports.FORMATS:
+        assert check_report(fmt, _reports.render(twins, fmt), _reports.render(twins, fmt)) == []
     assert check_report('markdown', '| a |\n|---|\n| x | ![](//x/a) |\n', '| a |\n|---|\n| S0 |\n')
     assert check_report('markdown', 'a *b*\n', 'a S0\n')
     assert check_report('html', '<p title="" onmouseover="x">a</p>\n', '<p title="">S0</p>\n')
@@ -556,6 +556,6 @@ def test_the_harness_reports_exceptions_and_accepts_clear_errors(world, monkeypa
     def broken(verdicts, fmt, title=None):
         raise RuntimeError('broken renderer')
 
-    monkeypatch.setattr(_report, 'render', broken)
+    monkeypatch.setattr(_reports, 'render', broken)
     found = [signature.split(' at ')[0] for signature, _detail in run_case(world, (0, inet, []), False, True)]
-    assert sorted(found) == sorted('render %s: RuntimeError' % fmt for fmt in _report.FORMATS), found
+    assert sorted(found) == sorted('render %s: RuntimeError' % fmt for fmt in _reports.FORMATS), found

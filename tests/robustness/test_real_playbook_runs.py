@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 
 from robustness import filtergen
 from robustness.modulerun import CRASH_NAMES

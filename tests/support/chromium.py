@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                   '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -72,7 +72,7 @@ class DOM(HTMLParser):
 def check_matrix(dom, verdicts):
     """Every host is a row and every port of its listening sockets a column, with a cell coloured by the verdict."""
     hosts = [h['attrs']['data-host'] for h in dom.find('tr') if 'data-host' in h['attrs']]
-    assert hosts == [host.name for host in _report.hosts_of(verdicts)]
+    assert hosts == [host.name for host in _reports.hosts_of(verdicts)]
     columns = [th['attrs']['data-port'] for th in dom.find('th') if 'data-port' in th['attrs']]
     for host, verdict in verdicts.items():
         if not verdict:
@@ -86,6 +86,6 @@ def check_matrix(dom, verdicts):
             cell = dom.find('td', data_host=host, data_port=port)
             assert len(cell) == 1, (host, port)
             status = cell[0]['attrs']['data-status']
-            assert status in _report.CELL_STATUSES and 'st-' + status in cell[0]['attrs']['class']
+            assert status in _reports.CELL_STATUSES and 'st-' + status in cell[0]['attrs']['class']
             assert entry['endpoint'] in cell[0]['attrs']['title']
     return columns

@@ -5,7 +5,7 @@
 """Test support: one host's sockets as socket_facts returns them, listening in every way that matters to a policy
 (stacks, exposures, devices, namespaces, owners), plus a few that do not listen."""
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 
 

@@ -21,7 +21,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.netaudit.sockets.plugins.action import port_drift
 from ansible_collections.netaudit.sockets.plugins.action import port_reports
 from ansible_collections.netaudit.sockets.plugins.action import port_verdict
-from ansible_collections.netaudit.sockets.plugins.module_utils import _report
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _argument_spec
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _baseline_store
 from support.natest import REPO, VENV_BIN, ansible_env
@@ -86,20 +86,20 @@ def test_report_formats_written_to_files_are_one_list():
     """One EXTENSIONS (_report): port_reports' formats and the port_audit role's port_audit_report_formats offer
     exactly its formats, in its order. summary is a format of the audit_report filter (one line to show) and is no
     file: port_reports refuses it."""
-    assert port_reports.ARGUMENT_SPEC['formats']['choices'] == list(_report.EXTENSIONS)
-    assert set(port_reports.ARGUMENT_SPEC['formats']['default']) <= set(_report.EXTENSIONS)
-    assert set(_report.EXTENSIONS) == set(_report.FORMATS) - {'summary'}
+    assert port_reports.ARGUMENT_SPEC['formats']['choices'] == list(_reports.EXTENSIONS)
+    assert set(port_reports.ARGUMENT_SPEC['formats']['default']) <= set(_reports.EXTENSIONS)
+    assert set(_reports.EXTENSIONS) == set(_reports.FORMATS) - {'summary'}
     assert not hasattr(port_reports, 'EXTENSIONS')
     with open(os.path.join(REPO, 'roles', 'port_audit', 'meta', 'argument_specs.yml'), encoding='utf-8') as handle:
         role = yaml.safe_load(handle)['argument_specs']['main']['options']['port_audit_report_formats']
-    assert role['choices'] == list(_report.EXTENSIONS)
+    assert role['choices'] == list(_reports.EXTENSIONS)
     assert role['default'] == port_reports.ARGUMENT_SPEC['formats']['default']
     result = ArgumentSpecValidator(port_reports.ARGUMENT_SPEC).validate(dict(REQUIRED_ARGS['port_reports'], formats=['summary']))
     assert result.error_messages and 'summary' in result.error_messages[0]
 
 
 def test_documented_defaults_are_the_code_defaults():
-    assert port_reports.ARGUMENT_SPEC['title']['default'] == _report.DEFAULT_TITLE
+    assert port_reports.ARGUMENT_SPEC['title']['default'] == _reports.DEFAULT_TITLE
     assert port_drift.ARGUMENT_SPEC['max_size']['default'] == _baseline_store.DEFAULT_MAX_SIZE
 
 

@@ -17,9 +17,9 @@ import pytest
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS, new_record
 from support.scratch_netns import run_helper, scratch_namespace
 

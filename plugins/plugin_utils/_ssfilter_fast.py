@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
 from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import (
     PolicyError, check_records, is_int, parse_port_range, socket_records, strip_filter_prefix, type_name,
 )
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
-from ansible_collections.netaudit.sockets.plugins.module_utils._hoststr import text
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import is_int
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._hoststr import text
 
 
 class PolicyError(NetauditError, ValueError):
@@ -33,10 +34,6 @@ def type_name(value):
     if isinstance(value, Sequence):
         return 'a list'
     return 'a value of type %s' % type(value).__name__
-
-
-def is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def strip_filter_prefix(message):

@@ -14,12 +14,13 @@ import re
 
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr, _ssfilter
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
+from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import (
     PolicyError, is_int, parse_boolean, parse_choice, parse_port_range, socket_records, strip_filter_prefix, type_name,
 )
-from ansible_collections.netaudit.sockets.plugins.module_utils._listening import listeners, owner_unknown_text, parse_ip
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_fast import compile_filter
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._listening import listeners, owner_unknown_text, parse_ip
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._ssfilter_fast import compile_filter
 
 # --- rules ----------------------------------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _snapshot_diff
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 
 

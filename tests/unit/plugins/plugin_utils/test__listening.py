@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from support.listening_records import (
     ALL, CUPS, CUPS6, ESTAB, ETH_DEV, LO_DEV, MAPPED, NS_SOCK, RAW, SSH4, SSH6_DUAL, SSH6_ONLY, SSH6_UNKNOWN, UNBOUND_UDP, UNIX,
     WEB, WEB6, listener,

@@ -24,9 +24,9 @@ import sys
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 
 NOW = '2025-06-01'
 ME = pwd.getpwuid(os.geteuid()).pw_name     # the user the sockets' records name

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_fast
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS, new_record
 from support.ssfilter_lab import CGROUP, FILTERS
 from support.ssfilter_strategies import EPHEMERAL, JOINED, expressions, records as prop_records

@@ -11,14 +11,11 @@ import ipaddress
 
 from collections.abc import Mapping
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import is_listening
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import (
     PolicyError, check_records, is_int, parse_boolean, socket_records,
 )
-
-INET_FAMILIES = ('inet', 'inet6')
-# Datagram tables whose bound (UNCONN) sockets with a port count as listening, like `ss -l` shows them.
-DATAGRAM_NETIDS = ('udp',)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -27,17 +24,6 @@ def parse_ip(text):
         return ipaddress.ip_address(text.split('%', 1)[0])
     except ValueError:
         return None
-
-
-def is_listening(record):
-    """Listening sockets (LISTEN) and bound datagram sockets (UDP in UNCONN with a port), IPv4 or IPv6."""
-    if record.get('family') not in INET_FAMILIES:
-        return False
-    port = record.get('local_port')
-    if not is_int(port) or port <= 0:
-        return False
-    state = record.get('state')
-    return state == 'LISTEN' or (state == 'UNCONN' and record.get('netid') in DATAGRAM_NETIDS)
 
 
 def bracketed(address):

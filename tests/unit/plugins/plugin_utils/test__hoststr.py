@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from markdown_it import MarkdownIt
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MARKDOWN = MarkdownIt('commonmark').enable('table').enable('strikethrough')

@@ -16,8 +16,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netaudit.sockets.plugins.filter.socket_filters import socket_diff as socket_diff_filter
-from ansible_collections.netaudit.sockets.plugins.module_utils import _snapshot_diff
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _snapshot_diff
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 
 SSH = new_record(netid='tcp', state='LISTEN', family='inet', local_address='0.0.0.0', local_port=22,

@@ -10,9 +10,9 @@ import datetime
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _listening
-from ansible_collections.netaudit.sockets.plugins.module_utils import _policy
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import PolicyError
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 from support.listening_records import (
     CUPS, CUPS6, ESTAB, ETH_DEV, LO_DEV, MAPPED, NS_SOCK, RAW, RESOLVED, SCTP, SSH4, SSH6_DUAL, SSH6_ONLY, SSH6_UNKNOWN,

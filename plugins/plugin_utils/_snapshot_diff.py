@@ -10,11 +10,12 @@ import re
 
 from collections.abc import Mapping, Sequence
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _hoststr
-from ansible_collections.netaudit.sockets.plugins.module_utils._filter_args import (
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import INET_FAMILIES
+from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import (
     PolicyError, is_int, parse_boolean, parse_port_range, socket_records, type_name,
 )
-from ansible_collections.netaudit.sockets.plugins.module_utils._listening import INET_FAMILIES, bracketed, parse_ip
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._listening import bracketed, parse_ip
 
 DEFAULT_EPHEMERAL = (32768, 60999)     # Linux's default net.ipv4.ip_local_port_range
 _BOUND_STATES = ('LISTEN', 'UNCONN')
