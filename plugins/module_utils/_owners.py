@@ -156,6 +156,21 @@ def _scan_fds(fd_dir, wanted):
     return found
 
 
+def _held_by(proc_root, pid_name, wanted):
+    """[(inode, owner)] of the wanted sockets that process pid_name holds, in fd order; [] when it holds none or has
+    gone. Raises OSError from its fd directory (the callers judge what an unreadable process means)."""
+    pid_dir = os.path.join(proc_root, pid_name)
+    matches = _scan_fds(os.path.join(pid_dir, 'fd'), wanted)
+    if not matches:
+        return []
+    name = _process_name(pid_dir)
+    if name is None:
+        return []
+    pid = int(pid_name)
+    matches.sort(key=_fd_of)
+    return [(inode, {'name': name, 'pid': pid, 'fd': fd}) for inode, fd in matches]
+
+
 def _list_pids(proc_root):
     try:
         return [entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()]
@@ -187,9 +202,8 @@ def find_owners(inodes, proc_root: str = '/proc', look_again=()) -> 'tuple[dict,
     denied = 0
     failures = []
     for pid_name in pid_entries:
-        pid_dir = os.path.join(proc_root, pid_name)
         try:
-            matches = _scan_fds(os.path.join(pid_dir, 'fd'), wanted)
+            held = _held_by(proc_root, pid_name, wanted)
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EPERM):
                 denied += 1
@@ -197,15 +211,8 @@ def find_owners(inodes, proc_root: str = '/proc', look_again=()) -> 'tuple[dict,
                 failures.append('the file descriptors of process %s in %s could not be read (%s), so its sockets '
                                 'show no owner' % (pid_name, proc_root, exc.strerror or exc))
             continue
-        if not matches:
-            continue
-        name = _process_name(pid_dir)
-        if name is None:
-            continue
-        pid = int(pid_name)
-        matches.sort(key=_fd_of)
-        for inode, fd in matches:
-            owners.setdefault(inode, []).append({'name': name, 'pid': pid, 'fd': fd})
+        for inode, owner in held:
+            owners.setdefault(inode, []).append(owner)
     missing = set(inode for inode in look_again if inode in wanted and inode not in owners)
     if missing:
         walk = time.monotonic() - started
@@ -234,18 +241,12 @@ def _look_again(missing, proc_root, deadline):
         for pid_name in pid_entries:
             if time.monotonic() >= deadline:
                 break
-            pid_dir = os.path.join(proc_root, pid_name)
             try:
-                matches = _scan_fds(os.path.join(pid_dir, 'fd'), missing)
+                held = _held_by(proc_root, pid_name, missing)
             except OSError:
                 continue    # unreadable ones were counted by the first walk
-            if not matches:
-                continue
-            name = _process_name(pid_dir)
-            if name is None:
-                continue
-            for inode, fd in matches:
-                this_look.setdefault(inode, []).append({'name': name, 'pid': int(pid_name), 'fd': fd})
+            for inode, owner in held:
+                this_look.setdefault(inode, []).append(owner)
         for inode, entries in this_look.items():
             entries.sort(key=_pid_then_fd)
             found[inode] = entries
