@@ -14,7 +14,7 @@
      hand          the comprehension, written for these records (canonical address text, ports as ints)
      ss_filter     the filter plugin's function, expression already compiled (the cache is warm), memos kept
      first call    the first ss_filter call for the expression: parse, compile and cold memos
-     tree walk     _ssfilter's own SSFilter.select(), the evaluator the module uses (one round)
+     tree walk     SSFilter.select() (module_utils/_ssfilter/ssfilter.py), the evaluator the module uses (one round)
 2. port_audit over a fleet: --hosts hosts of --per-host sockets each, one realistic policy (expected, allowed with an
    exception, forbidden, closed world, an ss `match` rule), timed per host and per fleet.
 """
@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(REPO, '.cache', 'collections'))
 
 # pylint: disable=wrong-import-position
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 
@@ -146,7 +146,7 @@ def bench_ss_filter(records, repeat, walk, profile):
             pstats.Stats('/tmp/bench_policy.prof').sort_stats('cumulative').print_stats(8)
         walked = '-'
         if walk:
-            flt = _ssfilter.parse(expression)
+            flt = ssfilter.parse(expression)
             walked = ms(timed(flt.select, records)[0])
         ratio = statistics.median(ours) / statistics.median(hands)
         if ratio > GOAL:

@@ -7,7 +7,7 @@
     .venv/bin/python bench/socket_tables.py --tcp 100000 -- /usr/bin/python3 bench/gather_profile.py 'dst 127.9.9.9'
 
 For a filter (or none) it reports:
-  - the kernel's share: the same dump requests sent and read without parsing (ss and _sockdiag both send one
+  - the kernel's share: the same dump requests sent and read without parsing (ss and _netlink.inet both send one
     SOCK_DIAG_BY_FAMILY request per family, so the kernel walks the TCP hash tables twice), and, for comparison,
     one old-style TCPDIAG_GETSOCK request, which dumps IPv4 and IPv6 in a single walk;
   - the time gather spends in cyclic garbage collection passes (gc.callbacks);
@@ -39,7 +39,7 @@ def _module_utils():
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
     package = 'ansible_collections.netaudit.sockets.plugins.module_utils'
-    return tuple(__import__('%s.%s' % (package, name), fromlist=[name]) for name in ('_gather', '_sockdiag', '_ssfilter'))
+    return tuple(__import__('%s.%s' % (package, name), fromlist=[name]) for name in ('_gather', '_netlink.inet', '_ssfilter.ssfilter'))
 
 
 def compat_request(states, program):
@@ -83,15 +83,15 @@ def _cell(samples):
 
 def profile(filter_text, warmup=2, repeat=15, top=12, options=None):
     """The report for one filter (None: unfiltered), as text; options: gather's other keyword arguments."""
-    gather_module, sockdiag, ssfilter = _module_utils()
+    gather_module, inet, ssfilter = _module_utils()
     flt = ssfilter.parse(filter_text, tables=['tcp']) if filter_text else None
     program = flt.bytecode(socket.AF_INET) if flt is not None else None
     states = flt.state_mask() if flt is not None else (1 << 12) - 1
-    by_family = [sockdiag.inet_request(6, family, states, program or None) for family in (socket.AF_INET, socket.AF_INET6)]
+    by_family = [inet.inet_request(6, family, states, program or None) for family in (socket.AF_INET, socket.AF_INET6)]
     one_walk = compat_request(states, program)
     counts = (sum(raw_dump(request) for request in by_family), raw_dump(one_walk))
     lines = ['#### profile of `%s`' % (filter_text or 'no filter'), '',
-             'kernel only (requests sent, replies read, not parsed): two SOCK_DIAG_BY_FAMILY walks as ss and _sockdiag '
+             'kernel only (requests sent, replies read, not parsed): two SOCK_DIAG_BY_FAMILY walks as ss and _netlink.inet '
              'send them %s, %d sockets; one TCPDIAG_GETSOCK walk %s, %d sockets'
              % (_cell(_samples(lambda: [raw_dump(request) for request in by_family], warmup, repeat)), counts[0],
                 _cell(_samples(lambda: raw_dump(one_walk), warmup, repeat)), counts[1])]

@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime
 import json
 
+from collections.abc import Sequence
+from typing import Any
+
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _snapshot_diff
@@ -24,30 +26,29 @@ from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args impo
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _baseline_store
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
-from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import run_socket_facts
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._documented_action import DocumentedAction
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import gather_facts
 
 LISTED = 50         # sockets named per kind of drift in the line; the result holds them all
-
-ARGUMENT_SPEC = argument_spec('port_drift')
 
 
 # --- the line ---------------------------------------------------------------------------------------------------
 
-def _owners(names):
+def _owners(names: Sequence[object]) -> str:
     return ','.join(_hoststr.text(name) for name in names) if names else 'owner unknown'
 
 
-def _more(items, shown):
+def _more(items: Sequence[object], shown: int) -> str:
     return ', and %d more' % (len(items) - shown) if len(items) > shown else ''
 
 
-def _listing(items):
+def _listing(items: Sequence[dict[str, Any]]) -> str:
     shown = items[:LISTED]
     return ', '.join('%s (%s)' % (_hoststr.text(item['id']), _owners(item['processes'])) for item in shown) \
         + _more(items, len(shown))
 
 
-def _changes(items):
+def _changes(items: Sequence[dict[str, Any]]) -> str:
     parts = []
     for item in items[:LISTED]:
         what = []
@@ -62,14 +63,14 @@ def _changes(items):
     return ', '.join(parts) + _more(items, len(parts))
 
 
-def drift_text(diff):
+def drift_text(diff: dict[str, Any]) -> str:
     return '; '.join(part for part in (
         'opened ' + _listing(diff['opened']) if diff['opened'] else '',
         'closed ' + _listing(diff['closed']) if diff['closed'] else '',
         'changed ' + _changes(diff['changed']) if diff['changed'] else '') if part)
 
 
-def summary(action, diff, path, since, check_mode, mode):
+def summary(action: str, diff: dict[str, Any], path: str, since: str | None, check_mode: bool, mode: str) -> str:
     """The role's line for one host: what was done, and the drift with its processes (host data made safe)."""
     would = 'would be ' if check_mode else ''
     path = _hoststr.text(path)
@@ -91,16 +92,11 @@ def summary(action, diff, path, since, check_mode, mode):
     return 'no drift since %s (%d listening unchanged)' % (since, diff['unchanged'])
 
 
-class ActionModule(ActionBase):
+class ActionModule(DocumentedAction):
 
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = argument_spec('port_drift')
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        task_vars = task_vars or {}
-        args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
+    def act(self, args: dict[str, Any], task_vars: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
         host = task_vars.get('inventory_hostname', 'localhost')
         try:
             dir_mode, file_mode = (_controller_files.parse_mode(args[key], 'port_baseline_' + key) for key in ('dir_mode', 'file_mode'))
@@ -127,13 +123,9 @@ class ActionModule(ActionBase):
             module_args['filter'] = args['filter']
         if args['netns']:
             module_args['netns'] = args['netns']
-        gathered = run_socket_facts(self, module_args, task_vars)
-        self._remove_tmp_path(self._connection._shell.tmpdir)
-        if gathered.get('failed'):
-            result.update(gathered)
+        facts = gather_facts(self, module_args, task_vars, result)
+        if facts is None:
             return result
-        facts = gathered.get('ansible_facts') or {}
-        result['ansible_facts'] = facts
         meta = facts.get('socket_meta') or {}
 
         mode = args['mode']

@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import os
 
+from typing import Any
+
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import common as report_common
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _controller_files
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._documented_action import DocumentedAction
 
 # A previous report larger than this is not read, only replaced: the reports of a large fleet stay far below it.
 PREVIOUS_LIMIT = 64 * 1024 * 1024
 
-ARGUMENT_SPEC = argument_spec('port_reports')
 
-
-def previous_content(path, size):
+def previous_content(path: str, size: int) -> _controller_files.RegularFile | None:
     """(bytes, mode) of the report at `path` when it is a regular file of `size` bytes; None otherwise (missing, or
     a symlink, FIFO, device, folder, a file of another size): then the report counts as changed and is replaced.
     Nothing but a regular file is opened, and never through a symlink or blocking."""
@@ -44,21 +45,17 @@ def previous_content(path, size):
     return found if found is not None and len(found.data) == size else None
 
 
-def unchanged(path, data, mode):
+def unchanged(path: str, data: bytes, mode: int | None) -> bool:
     """True when `path` is a regular file holding `data` (and, with an explicit `mode`, with that mode)."""
     previous = previous_content(path, len(data))
     return previous is not None and previous.data == data and (mode is None or previous.mode == mode)
 
 
-class ActionModule(ActionBase):
+class ActionModule(DocumentedAction):
 
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = argument_spec('port_reports')
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
+    def act(self, args: dict[str, Any], task_vars: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
         name = args['name']
         if not name or '/' in name or name in ('.', '..') or '\x00' in name:
             raise AnsibleActionFail('port_reports: name: expected a file name without "/", got "%s"' % _hoststr.text(name))
@@ -67,13 +64,13 @@ class ActionModule(ActionBase):
         except _controller_files.ControllerFileError as exc:
             raise AnsibleActionFail('port_reports: %s' % exc) from None
         try:
-            hosts = _reports.hosts_of(args['verdicts'])
-            texts = [(report_format, _reports.render(args['verdicts'], report_format, title=args['title']))
+            hosts = report_common.hosts_of(args['verdicts'])
+            texts = [(report_format, render(args['verdicts'], report_format, title=args['title']))
                      for report_format in dict.fromkeys(args['formats'])]
         except NetauditError as exc:
             raise AnsibleActionFail('port_reports: %s' % exc) from exc
         folder = os.path.realpath(os.path.expanduser(args['dest']))
-        paths = [os.path.join(folder, '%s.%s' % (name, _reports.EXTENSIONS[report_format])) for report_format, _text in texts]
+        paths = [os.path.join(folder, '%s.%s' % (name, report_common.EXTENSIONS[report_format])) for report_format, _text in texts]
         changed = False
         try:
             if texts and not os.path.isdir(folder):
@@ -91,6 +88,6 @@ class ActionModule(ActionBase):
         except (NetauditError, OSError, UnicodeError) as exc:
             raise AnsibleActionFail('port_reports: cannot write the reports in %s: %s; the reports there are left as '
                                     'they were' % (_hoststr.text(folder), _hoststr.text(exc))) from exc
-        result.update(changed=changed, reports=paths, msg=_reports.display_lines(hosts, args['title']))
+        result.update(changed=changed, reports=paths, msg=report_common.display_lines(hosts, args['title']))
         result['_ansible_verbose_always'] = True
         return result

@@ -11,21 +11,20 @@ filter's code, in one task: the port_audit role's per-host work.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._argument_spec import argument_spec
-from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import run_socket_facts
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._documented_action import DocumentedAction
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import gather_facts
 
-ARGUMENT_SPEC = argument_spec('port_verdict')
 
-
-def exception_rules(exceptions):
+def exception_rules(exceptions: Sequence[Any]) -> list[Any]:
     """The exceptions as allowed rules; each must be a mapping with an end date (until)."""
     bad = [rule for rule in exceptions if not isinstance(rule, Mapping) or 'until' not in rule]
     if bad:
@@ -35,15 +34,11 @@ def exception_rules(exceptions):
     return list(exceptions)
 
 
-class ActionModule(ActionBase):
+class ActionModule(DocumentedAction):
 
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = argument_spec('port_verdict')
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
+    def act(self, args: dict[str, Any], task_vars: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
         policy = dict(args['policy'])
         allowed = policy.get('allowed') or []
         if not isinstance(allowed, list):
@@ -53,7 +48,7 @@ class ActionModule(ActionBase):
         now = args['date'] or None
         try:
             # Judge no sockets first, so that a bad rule or date fails the host before anything is gathered.
-            _policy.port_audit([], policy, now=now)
+            port_audit([], policy, now=now)
         except NetauditError as exc:
             raise AnsibleActionFail('port_audit: %s' % exc) from exc
 
@@ -61,13 +56,9 @@ class ActionModule(ActionBase):
             module_args = {'listening': True, 'tables': args['tables']}
             if args['netns'] is not None:
                 module_args['netns'] = args['netns']
-            gathered = run_socket_facts(self, module_args, task_vars)
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-            if gathered.get('failed'):
-                result.update(gathered)
+            facts = gather_facts(self, module_args, task_vars, result)
+            if facts is None:
                 return result
-            facts = gathered.get('ansible_facts') or {}
-            result['ansible_facts'] = facts
         else:
             facts = task_vars.get('ansible_facts') or {}
             if 'sockets' not in facts:
@@ -76,9 +67,9 @@ class ActionModule(ActionBase):
                     'with FACTS_MODULES including netaudit.sockets.socket_facts, or a fact cache)'
                     % task_vars.get('inventory_hostname'))
         try:
-            verdict = _policy.port_audit(facts, policy, now=now)
+            verdict = port_audit(facts, policy, now=now)
         except NetauditError as exc:
             raise AnsibleActionFail('port_audit: %s' % exc) from exc
         result.update(changed=False, verdict=verdict, gathered=args['gather'],
-                      msg=_reports.render({task_vars.get('inventory_hostname', 'host'): verdict}, 'summary').strip())
+                      msg=render({task_vars.get('inventory_hostname', 'host'): verdict}, 'summary').strip())
         return result

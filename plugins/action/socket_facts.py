@@ -11,6 +11,8 @@ the records the ordinary way.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._module_run import run_socket_facts
@@ -21,7 +23,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = True
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         wrap_async = bool(self._task.async_val) and not self._connection.has_native_async

@@ -6,16 +6,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 
-def audit_report(verdicts, report_format, title=None, violations=False):
+def audit_report(verdicts: object, report_format: object, title: object = None, violations: object = False) -> str:
     """The report of `verdicts` (host name -> port_audit verdict) in `report_format`, as text."""
     try:
-        return _reports.render(verdicts, report_format, title=title, violations=violations)
+        return render(verdicts, report_format, title=title, violations=violations)
     except NetauditError as exc:
         raise AnsibleFilterError('audit_report: %s' % exc) from exc
 
@@ -23,5 +26,5 @@ def audit_report(verdicts, report_format, title=None, violations=False):
 class FilterModule(object):
     """netaudit.sockets report filter."""
 
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {'audit_report': audit_report}

@@ -8,7 +8,8 @@ A /proc tree, and every file in it, is the host's to choose (docs/socket_facts.m
 table should be would block a plain open() forever, /dev/zero or a sparse file of gigabytes would be read into
 memory whole. read_bytes() opens without blocking, reads regular files only, and stops at a size limit chosen
 per kind of file. Every refusal is a BoundedReadError whose message names the path; its `missing` attribute tells
-a file that is not there (a kernel without the table) from one that must not be read.
+a file that is not there (a kernel without the table) from one that must not be read. net_directory() checks a
+/proc tree as a whole (proc_root) before anything in it is read, and raises ProcRootError naming it.
 
 The strings a host sends are decoded one way (host_text, host_name): UTF-8, with every invalid byte shown as the
 four characters \\xNN, never as surrogate escapes, which JSON cannot encode.
@@ -43,7 +44,8 @@ _WHY = {
 
 
 def _why(exc: OSError) -> str:
-    return _WHY.get(exc.errno) or 'could not be read (%s)' % (exc.strerror or exc)
+    known = _WHY.get(exc.errno) if exc.errno is not None else None
+    return known or 'could not be read (%s)' % (exc.strerror or exc)
 
 
 class BoundedReadError(NetauditError, ValueError):
@@ -51,14 +53,14 @@ class BoundedReadError(NetauditError, ValueError):
     (named pipe), not a regular file'); `reason` is the part after 'it ' ('is a FIFO ...'); `missing` is true when
     the file is not there at all (ENOENT, ENOTDIR), so a caller can tell a kernel without the file from a hostile one."""
 
-    def __init__(self, path: str, reason: str, code: 'int | None' = None) -> None:
+    def __init__(self, path: str, reason: str, code: int | None = None) -> None:
         super().__init__('cannot read %s: it %s' % (path, reason))
         self.path = path
         self.reason = reason
         self.errno = code
         self.missing = code in (errno.ENOENT, errno.ENOTDIR)
 
-    def __reduce__(self) -> 'tuple[type, tuple[str, str, int | None]]':
+    def __reduce__(self) -> tuple[type, tuple[str, str, int | None]]:
         # Rebuilt from its parts, not from its message, so that it travels back from another network namespace.
         return type(self), (self.path, self.reason, self.errno)
 
@@ -89,7 +91,7 @@ def _too_large(path: str, limit: int) -> BoundedReadError:
     return BoundedReadError(path, 'is larger than %d bytes, the limit for this file' % limit)
 
 
-def read_bytes(path: str, limit: int = SMALL_LIMIT, line_limit: 'int | None' = None) -> bytes:
+def read_bytes(path: str, limit: int = SMALL_LIMIT, line_limit: int | None = None) -> bytes:
     """The whole content of the regular file at path, at most `limit` bytes, each line (with line_limit) at most
     `line_limit` bytes. Raises BoundedReadError naming path for anything else: a FIFO, device, socket or
     directory (never opened in a way that blocks, and devices are not opened at all), a symbolic link loop, a
@@ -118,7 +120,7 @@ def read_bytes(path: str, limit: int = SMALL_LIMIT, line_limit: 'int | None' = N
         os.close(fd)
 
 
-def _read_all(fd: int, path: str, limit: int, line_limit: 'int | None') -> bytes:
+def _read_all(fd: int, path: str, limit: int, line_limit: int | None) -> bytes:
     chunks = []
     total = 0
     run = 0     # bytes since the last newline, across chunks
@@ -155,12 +157,12 @@ def _check_lines(chunk: bytes, run: int, line_limit: int, path: str) -> int:
         position, run = newline + 1, 0
 
 
-def read_text(path: str, limit: int = SMALL_LIMIT, line_limit: 'int | None' = None) -> str:
+def read_text(path: str, limit: int = SMALL_LIMIT, line_limit: int | None = None) -> str:
     """read_bytes() decoded with host_text()."""
     return host_text(read_bytes(path, limit, line_limit))
 
 
-def directory_problem(path: str) -> 'str | None':
+def directory_problem(path: str) -> str | None:
     """None when path is a directory this process can list; else what is wrong, to follow the path's name in a
     message ('does not exist', 'is a symbolic link loop', 'is a regular file, not a directory', ...)."""
     try:
@@ -174,6 +176,21 @@ def directory_problem(path: str) -> 'str | None':
     return None
 
 
+def net_directory(proc_root: object) -> str:
+    """{proc_root}/net; ProcRootError (a ValueError) naming proc_root when it cannot be a /proc tree (missing, a
+    symbolic link loop, a file or FIFO, unreadable, or without a net/ directory)."""
+    if not isinstance(proc_root, str) or not proc_root:
+        raise ProcRootError('proc_root: expected the path of a /proc tree, got %r' % (proc_root,))
+    problem = directory_problem(proc_root)
+    if problem:
+        raise ProcRootError('proc_root "%s" %s' % (proc_root, problem))
+    net = os.path.join(proc_root, 'net')
+    problem = directory_problem(net)
+    if problem:
+        raise ProcRootError('proc_root "%s" has no usable net/ directory (%s %s), so it is not a /proc tree' % (proc_root, net, problem))
+    return net
+
+
 def host_text(raw: bytes) -> str:
     """Bytes from a host as text: UTF-8, every invalid byte as the four characters \\xNN."""
     try:
@@ -182,7 +199,7 @@ def host_text(raw: bytes) -> str:
         return raw.decode('utf-8', 'backslashreplace')
 
 
-def host_name(name: 'str | None') -> 'str | None':
+def host_name(name: str | None) -> str | None:
     """A name Python decoded with surrogateescape (pwd, socket.if_indextoname, os.listdir) as host_text decodes it:
     the bytes that were not UTF-8 become \\xNN instead of lone surrogates."""
     if name is None or name.isascii():

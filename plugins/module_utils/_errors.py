@@ -4,14 +4,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to netaudit.sockets: the one base of every exception the collection defines.
 
-Each area subclasses it beside its code (`_gather.GatherError`, `_sockdiag.SockDiagError`, `_netns.NamespaceError`,
-`plugin_utils._controller_files.ControllerFileError` ...) and keeps the built-in base it had (ValueError, OSError),
-so a caller that catches those still does. The message of each names the input that failed. So the module has one
+Each area subclasses it beside its code (`_gather.GatherError`, `_netlink.transport.SockDiagError`,
+`_netns.calling.NamespaceError`, `plugin_utils._controller_files.ControllerFileError` ...) and keeps the built-in
+base it had (ValueError, OSError), so a caller that catches those still does. The message of each names the input that failed. So the module has one
 `except NetauditError` that turns any of them into `fail_json(msg=str(exc))`, a filter one that turns it into
 `AnsibleFilterError(...) from exc`, an action one into `AnsibleActionFail(...) from exc`.
 
 Nothing is ever set on an exception that is not the collection's own: what a function run in another network
-namespace raised comes back as `_netns.NamespaceCallError`, which names the namespace and is raised from it.
+namespace raised comes back as `_netns.calling.NamespaceCallError`, which names the namespace and is raised from it.
 """
 
 from __future__ import annotations

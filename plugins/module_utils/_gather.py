@@ -9,33 +9,44 @@ from __future__ import annotations
 import os
 import sys
 import time
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
 from ansible_collections.netaudit.sockets.plugins.module_utils import _summary
 from ansible_collections.netaudit.sockets.plugins.module_utils import _tables
+from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import net_directory
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+from ansible_collections.netaudit.sockets.plugins.module_utils._netlink.transport import SockDiagError
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import Record
+from ansible_collections.netaudit.sockets.plugins.module_utils._table_names import TableError, resolve
+
+if TYPE_CHECKING:
+    from ansible_collections.netaudit.sockets.plugins.module_utils._netns.resolving import Namespace
+    from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.ssfilter import SSFilter
 
 BACKENDS = ('auto', 'netlink', 'proc', 'psutil')
 PRIVATE_KEYS = ('_ifindex',)
 # Like `ss -l`: listening sockets and unconnected (bound) ones.
 LISTENING_STATES = (1 << _records.STATE_NUMBERS['LISTEN']) | (1 << _records.STATE_NUMBERS['UNCONN'])
+# The namespaces a run reads, as (label, namespace): the module's own is (None, None).
+Targets = List[Tuple[Optional[str], Optional['Namespace']]]
 
 
 class GatherError(NetauditError, ValueError):
     """An option value that cannot be gathered; the message names the option."""
 
 
-def resolve_tables(names):
+def resolve_tables(names: str | Iterable[object]) -> list[str]:
     """The tables to read, in ss's order (kept for callers that only need the names)."""
     try:
-        return _tables.resolve(names)[0]
-    except _tables.TableError as exc:
+        return resolve(names)[0]
+    except TableError as exc:
         raise GatherError(str(exc)) from exc
 
 
-def choose_backend(backend, proc_root, netns):
+def choose_backend(backend: str, proc_root: str | None, netns: object) -> str:
     """The backend to start with, from the options and the platform."""
     if backend not in BACKENDS:
         raise GatherError('backend: "%s" is not one of %s' % (backend, ', '.join(BACKENDS)))
@@ -53,13 +64,13 @@ def choose_backend(backend, proc_root, netns):
     if chosen == 'proc' or foreign_proc:
         # A missing tree, a file, a FIFO or a symbolic link loop is refused here, by name, before anything reads it.
         try:
-            _summary.net_directory(proc_root or '/proc')
+            net_directory(proc_root or '/proc')
         except ValueError as exc:
             raise GatherError(str(exc)) from exc
     return chosen
 
 
-def _read(plan):
+def _read(plan: dict[str, Any]) -> dict[str, Any]:
     """Read every table of the plan in the current network namespace; a dict (it may cross a process boundary)."""
     backend, tables, explicit, states, flt = plan['backend'], plan['tables'], plan['explicit'], plan['states'], plan['filter']
     if flt is not None:
@@ -74,9 +85,9 @@ def _read(plan):
     if backend == 'netlink':
         try:
             outcome = _tables.read_netlink(tables, explicit, states, flt)
-        except _sockdiag.SockDiagError as exc:
+        except SockDiagError as exc:
             if not plan['auto']:
-                raise _sockdiag.SockDiagError(exc.errno, 'netlink sock_diag is not usable on this host: %s' % exc.strerror) from exc
+                raise SockDiagError(exc.errno, 'netlink sock_diag is not usable on this host: %s' % exc.strerror) from exc
             fell_back = 'netlink sock_diag is not usable (%s); the /proc reader was used instead' % exc
             backend = 'proc'
     if backend == 'proc':
@@ -95,61 +106,63 @@ def _read(plan):
     return result
 
 
-def _parse_filter(filter_text, table_list):
+def _parse_filter(filter_text: str | SSFilter, table_list: Sequence[str]) -> SSFilter:
     """The parsed filter. The filter language (about 15 ms of imports) is loaded only by runs that have one.
 
     Given the parsed filter instead of its text (in _read, in each network namespace read), the same filter with
     its device words read in that namespace, as ss run there reads them: a device it does not have is refused,
     naming the namespace, rather than read as "no sockets"."""
-    from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+    from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter
+    from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
     try:
-        if isinstance(filter_text, _ssfilter.SSFilter):
-            # Inside call_in's child _netns is loaded and knows the namespace entered; otherwise it is the host's own.
-            netns = sys.modules.get(__name__.rpartition('.')[0] + '._netns')
+        if isinstance(filter_text, ssfilter.SSFilter):
+            # Inside call_in's child _netns.calling is loaded and knows the namespace entered; otherwise it is the host's own.
+            netns = sys.modules.get(__name__.rpartition('.')[0] + '._netns.calling')
             return filter_text.bind_devices(netns.entered() if netns is not None else None)
-        return _ssfilter.parse(filter_text, tables=table_list)
-    except _ssfilter.FilterError as exc:
+        return ssfilter.parse(filter_text, tables=table_list)
+    except FilterError as exc:
         raise GatherError(str(exc)) from exc
 
 
-def _netns_module():
-    """The namespace helpers, imported only by runs that ask for other namespaces (ctypes, pickle: ~10 ms)."""
-    from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
-    return _netns
+def _netns_module() -> ModuleType:
+    """The namespace calls, imported only by runs that ask for other namespaces (ctypes, pickle: ~10 ms)."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils._netns import calling
+    return calling
 
 
-def _namespaces(netns, proc_root):
+def _namespaces(netns: object, proc_root: str) -> tuple[Targets, list[str]]:
     """[(label or None, Namespace or None)]: the module's own namespace is (None, None). netns is the option as
     given (typed raw): a value of another type than a string or a list of strings is a GatherError naming it."""
     if netns is None or (isinstance(netns, list) and not netns):
         return [(None, None)], []
-    _netns = _netns_module()
+    from ansible_collections.netaudit.sockets.plugins.module_utils._netns import resolving
     try:
-        specs = _netns.option_items(netns)
-        found, problems = _netns.resolve(specs, proc_root=proc_root)
+        specs = resolving.option_items(netns)
+        found, problems = resolving.resolve(specs, proc_root=proc_root)
     except ValueError as exc:
         message = str(exc)
         raise GatherError(message if message.startswith('netns: ') else 'netns: %s' % message) from exc
     everything = 'all' in specs
-    targets = [(None, None)] if everything else []
+    targets: Targets = [(None, None)] if everything else []
     targets.extend((namespace.label, namespace) for namespace in found)
     return targets, problems
 
 
-def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=None, netns=None,
-           backend='auto', proc_root='/proc', summary=True):
+def gather(tables: str | Iterable[object] = ('tcp', 'udp'), listening: bool = False, processes: bool = True,
+           filter_text: str | None = None, netns: object = None, backend: str = 'auto', proc_root: str = '/proc',
+           summary: bool = True) -> dict[str, Any]:
     """Gather socket facts: a dict with `sockets`, `socket_meta` and (with summary) `socket_summary`.
 
     Raises GatherError for option values that cannot be gathered (the message names the option, and the namespace
-    for a filter's device there), _sockdiag.SockDiagError when the netlink backend was asked for explicitly and
-    cannot be used, _netns.NamespaceCallError for anything else that failed in another namespace; every one a
+    for a filter's device there), _netlink.transport.SockDiagError when the netlink backend was asked for explicitly and
+    cannot be used, _netns.calling.NamespaceCallError for anything else that failed in another namespace; every one a
     NetauditError.
     """
     started = time.monotonic()
     proc_root = proc_root or '/proc'
     try:
-        table_list, explicit = _tables.resolve(tables)
-    except _tables.TableError as exc:
+        table_list, explicit = resolve(tables)
+    except TableError as exc:
         raise GatherError(str(exc)) from exc
     chosen = choose_backend(backend, proc_root, netns)
     flt = _parse_filter(filter_text, table_list) if filter_text else None
@@ -161,7 +174,9 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
     plan = dict(backend=chosen, auto=backend == 'auto', tables=table_list, explicit=explicit, states=states,
                 filter=flt, proc_root=proc_root, processes=processes, summary=summary)
     targets, reasons = _namespaces(netns, proc_root)
-    notes, unsupported, records = [], [], []
+    notes: list[str] = []
+    unsupported: list[str] = []
+    records: list[Record] = []
     kernel_filtered = None
     backends_used = []
     socket_summary = None
@@ -207,7 +222,7 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
     owners_unknown = _owners_unknown(records, reasons)
 
     records.sort(key=_records.sort_key)
-    facts = {
+    facts: dict[str, Any] = {
         'sockets': records,
         'socket_meta': {
             'backend': ','.join(backends_used) or chosen,
@@ -239,13 +254,14 @@ def gather(tables=('tcp', 'udp'), listening=False, processes=True, filter_text=N
 _MAY_LISTEN = ('LISTEN', 'UNCONN')     # a cheap test before _records.is_listening, at 100k records
 
 
-def _kernel_held(record):
+def _kernel_held(record: Record) -> bool:
     """No process holds it: inode 0 (TIME-WAIT, a connection not yet accepted, nfsd's listeners), or a netlink
     socket with portid 0 (the kernel's own; ss prints `kernel`)."""
     return record['inode'] == 0 or (record['family'] == 'netlink' and record['local_port'] == 0)
 
 
-def _owners_of(records, processes, chosen, proc_root, reasons, notes):
+def _owners_of(records: list[Record], processes: bool, chosen: str, proc_root: str, reasons: list[str],
+               notes: list[str]) -> bool | None:
     """Set every record's processes and owner_unknown; returns socket_meta.owners_visible."""
     if not processes:
         for record in records:
@@ -258,7 +274,7 @@ def _owners_of(records, processes, chosen, proc_root, reasons, notes):
     return _attach_owners(records, proc_root, reasons, notes)
 
 
-def _attach_owners(records, proc_root, reasons, notes):
+def _attach_owners(records: list[Record], proc_root: str, reasons: list[str], notes: list[str]) -> bool:
     """One /proc walk for every namespace's sockets: socket inodes are unique across namespaces. Listening sockets
     left without an owner get a second look (_owners.find_owners). Returns whether every process was in sight."""
     listening = [r['inode'] for r in records if r['state'] in _MAY_LISTEN and r['inode'] and _records.is_listening(r)]
@@ -286,18 +302,18 @@ def _attach_owners(records, proc_root, reasons, notes):
     return not problems
 
 
-def _without_closed(records, plan, targets, notes):
+def _without_closed(records: list[Record], plan: dict[str, Any], targets: Targets, notes: list[str]) -> list[Record]:
     """The records less the listening sockets that no process was seen to hold and that the kernel no longer lists
     either: they closed during the walk (their owner exited), so they are not open now. One more dump of the
     listening states, only when there are such sockets; a listener still listed stays, with its owner_unknown, and
     makes the facts incomplete (_owners_unknown)."""
-    exited = {}
+    exited: dict[str | None, set[int]] = {}
     for record in records:
         if record['owner_unknown'] in _UNKNOWN_WORDS and _records.is_listening(record):
             exited.setdefault(record['netns'], set()).add(record['inode'])
     if not exited:
         return records
-    closed = set()
+    closed: set[tuple[str | None, int]] = set()
     for label, namespace in targets:
         wanted = exited.get(label)
         if not wanted:
@@ -329,11 +345,11 @@ _UNKNOWN_WORDS = {
 }
 
 
-def _owners_unknown(records, reasons):
+def _owners_unknown(records: list[Record], reasons: list[str]) -> dict[str, int]:
     """socket_meta.owners_unknown ({owner_unknown: count}). Listening sockets with no owner make the facts incomplete,
     unless the kernel holds them or the caller left owners out (processes: false, owners_visible null)."""
-    counts = {}
-    listening = {}
+    counts: dict[str, int] = {}
+    listening: dict[str, int] = {}
     for record in records:
         reason = record['owner_unknown']
         if reason is None:

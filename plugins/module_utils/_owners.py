@@ -10,8 +10,14 @@ from __future__ import annotations
 import errno
 import os
 import time
+from typing import Any, Dict, Iterable, List
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _bounded
+
+# One process that holds a socket, as a record's `processes` lists it: {'name': str, 'pid': int, 'fd': int}.
+Owner = Dict[str, Any]
+# socket inode -> the processes that hold it, sorted by pid then fd.
+Owners = Dict[int, List[Owner]]
 
 _SOCKET_LINK_PREFIX = 'socket:['
 # errno values that mean "the process (or the fd) went away while we looked": not incompleteness.
@@ -29,7 +35,7 @@ LOOK_AGAIN_MIN_BUDGET = 0.05
 LOOK_AGAIN_MAX_BUDGET = 2.0
 
 
-def _process_name(pid_dir):
+def _process_name(pid_dir: str) -> str | None:
     """The command name: /proc/PID/comm, else the text between the parentheses of /proc/PID/stat.
 
     Returns None when the process has gone. Undecodable bytes are kept visible as backslash escapes. Both files are
@@ -55,7 +61,7 @@ def _process_name(pid_dir):
     return raw[start + 1:end].decode('utf-8', 'backslashreplace')
 
 
-def _hidepid(proc_root, mountinfo='/proc/self/mountinfo'):
+def _hidepid(proc_root: str, mountinfo: str = '/proc/self/mountinfo') -> str | None:
     """The hidepid= mount option of proc_root when it hides processes from this module, else None.
 
     A module in the mount's gid= group is exempt (the kernel shows it every process). Root is not: the kernel hides
@@ -87,7 +93,7 @@ def _hidepid(proc_root, mountinfo='/proc/self/mountinfo'):
     return found
 
 
-def _namespace_inode(link):
+def _namespace_inode(link: str) -> int | None:
     """N of a pid:[N] namespace link, None when it cannot be read (not ours to read, or not a live /proc)."""
     try:
         target = os.readlink(link)
@@ -98,7 +104,7 @@ def _namespace_inode(link):
     return int(target[5:-1])
 
 
-def _pid_namespace(proc_root):
+def _pid_namespace(proc_root: str) -> str | None:
     """A problem when proc_root shows the processes of a PID namespace other than the initial one, else None.
 
     The tree's pid 1 tells its namespace (root can read that link). Otherwise, for this machine's own /proc, the
@@ -117,7 +123,7 @@ def _pid_namespace(proc_root):
             'unshare): the processes outside it are invisible, so their sockets show no owner' % (proc_root, inode))
 
 
-def visibility_problems(proc_root: str = '/proc') -> 'list[str]':
+def visibility_problems(proc_root: str = '/proc') -> list[str]:
     """What keeps processes out of sight in proc_root, whatever the walk finds: a PID namespace, hidepid."""
     problems = []
     namespace = _pid_namespace(proc_root)
@@ -131,11 +137,11 @@ def visibility_problems(proc_root: str = '/proc') -> 'list[str]':
     return problems
 
 
-def _fd_of(match):
+def _fd_of(match: tuple[int, int]) -> int:
     return match[1]
 
 
-def _scan_fds(fd_dir, wanted):
+def _scan_fds(fd_dir: str, wanted: set[int]) -> list[tuple[int, int]]:
     """[(inode, fd)] of the wanted sockets among one process's descriptors; raises OSError from scandir."""
     found = []
     with os.scandir(fd_dir) as entries:
@@ -156,7 +162,7 @@ def _scan_fds(fd_dir, wanted):
     return found
 
 
-def _held_by(proc_root, pid_name, wanted):
+def _held_by(proc_root: str, pid_name: str, wanted: set[int]) -> list[tuple[int, Owner]]:
     """[(inode, owner)] of the wanted sockets that process pid_name holds, in fd order; [] when it holds none or has
     gone. Raises OSError from its fd directory (the callers judge what an unreadable process means)."""
     pid_dir = os.path.join(proc_root, pid_name)
@@ -171,14 +177,14 @@ def _held_by(proc_root, pid_name, wanted):
     return [(inode, {'name': name, 'pid': pid, 'fd': fd}) for inode, fd in matches]
 
 
-def _list_pids(proc_root):
+def _list_pids(proc_root: str) -> list[str]:
     try:
         return [entry.name for entry in os.scandir(proc_root) if entry.name.isdigit()]
     except OSError as exc:
         raise _bounded.ProcRootError('cannot list the process directory %s: %s' % (proc_root, exc.strerror or exc)) from exc
 
 
-def find_owners(inodes, proc_root: str = '/proc', look_again=()) -> 'tuple[dict, list[str]]':
+def find_owners(inodes: Iterable[int], proc_root: str = '/proc', look_again: Iterable[int] = ()) -> tuple[Owners, list[str]]:
     """inodes: a set of ints. Returns (owners, problems): owners = {inode: [{'name': str, 'pid': int, 'fd': int}, ...]}
     sorted by pid then fd; problems = list of human-readable strings, each a reason why some process may be out of
     sight (not root, hidepid, a PID namespace other than the initial one, unreadable descriptors), e.g. 'not root:
@@ -198,9 +204,9 @@ def find_owners(inodes, proc_root: str = '/proc', look_again=()) -> 'tuple[dict,
     if not pid_entries:
         # A /proc tree without processes (a capture of /proc/net alone): not a machine where nothing owns a socket.
         return {}, ['%s holds no process directories, so no socket shows an owner' % proc_root]
-    owners = {}
+    owners: Owners = {}
     denied = 0
-    failures = []
+    failures: list[str] = []
     for pid_name in pid_entries:
         try:
             held = _held_by(proc_root, pid_name, wanted)
@@ -221,13 +227,13 @@ def find_owners(inodes, proc_root: str = '/proc', look_again=()) -> 'tuple[dict,
     return owners, _problems(proc_root, denied) + failures
 
 
-def _look_again(missing, proc_root, deadline):
+def _look_again(missing: set[int], proc_root: str, deadline: float) -> Owners:
     """{inode: owners} of the missing inodes, from up to LOOK_AGAIN_LOOKS fresh walks until the deadline.
 
     Each walk lists the pids again and goes newest first: a process that forked after the first listing (the child
     keeps the socket, the parent exits) has the newest pid, and is read a moment after the listing that shows it.
     """
-    found = {}
+    found: Owners = {}
     for look in range(LOOK_AGAIN_LOOKS):
         if look:
             time.sleep(max(0.0, min(LOOK_AGAIN_PAUSE, deadline - time.monotonic())))
@@ -237,7 +243,7 @@ def _look_again(missing, proc_root, deadline):
             pid_entries = sorted(_list_pids(proc_root), key=int, reverse=True)
         except _bounded.ProcRootError:
             break
-        this_look = {}
+        this_look: Owners = {}
         for pid_name in pid_entries:
             if time.monotonic() >= deadline:
                 break
@@ -254,15 +260,15 @@ def _look_again(missing, proc_root, deadline):
     return found
 
 
-def _pid_then_fd(owner):
+def _pid_then_fd(owner: Owner) -> tuple[int, int]:
     return owner['pid'], owner['fd']
 
 
-def _processes(count):
+def _processes(count: int) -> str:
     return '1 process' if count == 1 else '%d processes' % count
 
 
-def _problems(proc_root, denied):
+def _problems(proc_root: str, denied: int) -> list[str]:
     problems = visibility_problems(proc_root)
     if denied:
         if os.geteuid() != 0:

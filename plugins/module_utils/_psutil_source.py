@@ -10,9 +10,10 @@ import errno
 import os
 import socket
 import traceback
+from typing import Any, Iterable
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS, inet_address_text, new_record
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import FIELDS, Record, inet_address_text, new_record
 from ansible_collections.netaudit.sockets.plugins.module_utils._table_names import NETIDS, resolve
 
 # The tables psutil lists, and the psutil kind that holds each; it cannot list the others (_table_names.TABLES).
@@ -29,20 +30,20 @@ STATES = {
 LOST_FIELDS = ('recv_q', 'send_q', 'inode', 'uid', 'user')
 LOST_INET_FIELDS = ('interface', 'v6only', 'mark', 'cgroup_id', 'port_locked')   # interface: only an IPv6 scope, where shown
 
-_UNIX_NETIDS = {socket.SOCK_STREAM: 'u_str', socket.SOCK_DGRAM: 'u_dgr', socket.SOCK_SEQPACKET: 'u_seq'}
-_INET_NETIDS = {socket.SOCK_STREAM: 'tcp', socket.SOCK_DGRAM: 'udp'}
+_UNIX_NETIDS: dict[int, str] = {socket.SOCK_STREAM: 'u_str', socket.SOCK_DGRAM: 'u_dgr', socket.SOCK_SEQPACKET: 'u_seq'}
+_INET_NETIDS: dict[int, str] = {socket.SOCK_STREAM: 'tcp', socket.SOCK_DGRAM: 'udp'}
 _AF_UNIX = getattr(socket, 'AF_UNIX', None)
-_WILDCARD = {socket.AF_INET: '0.0.0.0', socket.AF_INET6: '::'}
+_WILDCARD: dict[int, str] = {socket.AF_INET: '0.0.0.0', socket.AF_INET6: '::'}
 
 # psutil takes ~25 ms to import: it is imported on first use, so only the psutil backend pays for it.
-_LOADED = {}
+_LOADED: dict[str, Any] = {}
 
 
 class PsutilError(NetauditError, OSError):
     """psutil is missing, or it could not list the sockets (errno set: EACCES when it needs root)."""
 
 
-def _load():
+def _load() -> tuple[Any, str | None]:
     """(the psutil module or None, the import traceback or None), imported once."""
     if not _LOADED:
         try:
@@ -54,7 +55,7 @@ def _load():
     return _LOADED['module'], _LOADED['error']
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     """HAS_PSUTIL and PSUTIL_IMPORT_ERROR (for missing_required_lib), computed on first access (PEP 562)."""
     if name == 'HAS_PSUTIL':
         return _load()[0] is not None
@@ -63,12 +64,12 @@ def __getattr__(name):
     raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 
-def plan(tables):
+def plan(tables: Iterable[object]) -> tuple[list[str], list[str], list[str]]:
     """(netids to keep, psutil kinds to ask for, problems) for table names as `ss -A` takes them (resolved one name
     at a time by _table_names.resolve, which raises TableError, a ValueError, for a name it does not take)."""
-    netids = []
-    kinds = set()
-    problems = []
+    netids: list[str] = []
+    kinds: set[str] = set()
+    problems: list[str] = []
     for name in tables:
         found = resolve([name])[0]
         missing = [table for table in found if table not in TABLE_KINDS]
@@ -80,14 +81,15 @@ def plan(tables):
             what = 'table %s' % name if missing == found else 'tables %s (of %s)' % (', '.join(missing), name)
             problems.append('%s: psutil cannot list these sockets, so none are reported (the netlink and proc backends '
                             'read them on Linux)' % what)
+    asked: Iterable[str] = kinds
     if kinds == {'tcp', 'udp', 'unix'}:
-        kinds = ['all']
+        asked = ['all']
     elif {'tcp', 'udp'} <= kinds:
-        kinds = ['inet'] + sorted(kinds - {'tcp', 'udp'})
-    return netids, sorted(kinds), problems
+        asked = ['inet'] + sorted(kinds - {'tcp', 'udp'})
+    return netids, sorted(asked), problems
 
 
-def _inet_endpoint(family, address):
+def _inet_endpoint(family: int, address: Any) -> tuple[str, int, str | None]:
     """(address, port, scope) of a psutil inet address: addr(ip, port), () for none, 'ip%scope' kept apart."""
     if not address:
         return _WILDCARD[family], 0, None
@@ -113,7 +115,7 @@ def _inet_endpoint(family, address):
     return inet_address_text(family, packed), int(port or 0), scope
 
 
-def _unix_path(address):
+def _unix_path(address: str | bytes | None) -> str:
     if not address:
         return ''
     if isinstance(address, bytes):
@@ -126,14 +128,14 @@ def _unix_path(address):
 class _Owners(object):
     """pid -> process name, cached; vanished processes are no owners, unreadable names are '?'."""
 
-    def __init__(self, psutil):
+    def __init__(self, psutil: Any) -> None:
         self.psutil = psutil
-        self.names = {}
-        self.denied = set()
+        self.names: dict[int, str | None] = {}
+        self.denied: set[int] = set()
         self.unknown = 0
         self.root = hasattr(os, 'geteuid') and os.geteuid() == 0
 
-    def owners(self, pid, fd):
+    def owners(self, pid: int | None, fd: object) -> list[dict[str, Any]]:
         if pid is None:
             return []
         try:
@@ -144,7 +146,7 @@ class _Owners(object):
             return []
         return [{'name': name, 'pid': pid, 'fd': fd if isinstance(fd, int) and fd >= 0 else None}]
 
-    def unknown_reason(self, pid, state):
+    def unknown_reason(self, pid: int | None, state: str) -> str:
         """owner_unknown of an entry without owner: TIME-WAIT is the kernel's; a pid that vanished exited; no pid is
         an owner out of sight when not root (psutil cannot inspect other users' processes), else one that exited."""
         if state == 'TIME-WAIT':
@@ -153,7 +155,7 @@ class _Owners(object):
             return 'not_visible'
         return 'exited'
 
-    def _name(self, pid):
+    def _name(self, pid: int) -> str | None:
         psutil = self.psutil
         try:
             return psutil.Process(pid).name()
@@ -164,8 +166,8 @@ class _Owners(object):
             return '?'
 
 
-def _state(netid, status, has_peer):
-    state = STATES.get(status)
+def _state(netid: str, status: str | None, has_peer: bool) -> str:
+    state = STATES.get(status) if status else None
     if state is not None:
         return state
     if netid in ('udp', 'u_dgr') or (netid == 'tcp' and status in ('NONE', '', None)):
@@ -173,7 +175,7 @@ def _state(netid, status, has_peer):
     return 'UNKNOWN'
 
 
-def _to_records(connections, netids, owners):
+def _to_records(connections: Iterable[Any], netids: list[str], owners: _Owners | None) -> tuple[list[Record], int]:
     """Records of the psutil entries whose netid is wanted; counts sockets that show no owner."""
     records = []
     unowned = 0
@@ -209,7 +211,7 @@ def _to_records(connections, netids, owners):
     return records, unowned
 
 
-def _lost_fields(netids):
+def _lost_fields(netids: list[str]) -> list[str]:
     lost = set(LOST_FIELDS)
     if 'tcp' in netids or 'udp' in netids:
         lost.update(LOST_INET_FIELDS)
@@ -218,7 +220,8 @@ def _lost_fields(netids):
     return [field for field in FIELDS if field in lost]
 
 
-def gather_psutil(tables, processes=True, psutil_module=None):
+def gather_psutil(tables: Iterable[object], processes: bool = True,
+                  psutil_module: Any = None) -> tuple[list[Record], list[str], list[str]]:
     """Socket records from psutil.net_connections() for the given tables (tcp, udp, inet, unix, unix_stream,
     unix_dgram, unix_seqpacket and their ss aliases; raw, sctp, packet, netlink ... are not in psutil: each is a
     problem, not an error). Records have every key of _records.FIELDS; what psutil cannot tell is null.
@@ -232,7 +235,7 @@ def gather_psutil(tables, processes=True, psutil_module=None):
         psutil, error = _load()
         if psutil is None:
             raise PsutilError(errno.ENOENT, 'the psutil backend needs the Python library psutil on the managed host; '
-                              'importing it failed: %s' % error.strip().splitlines()[-1])
+                              'importing it failed: %s' % str(error).strip().splitlines()[-1])
     netids, kinds, problems = plan(tables)
     owners = _Owners(psutil) if processes else None
     records = []
@@ -264,6 +267,6 @@ def gather_psutil(tables, processes=True, psutil_module=None):
     return records, _lost_fields(netids), problems
 
 
-def _sort_key(record):
+def _sort_key(record: Record) -> tuple[Any, ...]:
     return (record['netid'], record['family'], record['local_address'], record['local_port'] or 0,
             record['peer_address'], record['peer_port'] or 0, [p['pid'] for p in record['processes']])

@@ -12,6 +12,12 @@ import ipaddress
 import json
 import pwd
 import socket
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional
+
+# A socket record: every key of FIELDS (and, inside a reader, its private keys such as `_ifindex`), JSON-like values.
+Record = Dict[str, Any]
+# uid -> user name (None when it does not resolve), as user_namer() makes it.
+UserNamer = Callable[[int], Optional[str]]
 
 # Every record carries exactly these keys, in this order (docs/records.md, and the RETURN of socket_facts).
 FIELDS = (
@@ -48,38 +54,40 @@ FAMILY_NAMES = {
     16: 'netlink',   # AF_NETLINK
     40: 'vsock',     # AF_VSOCK
 }
+FAMILY_NUMBERS = dict((name, number) for number, name in FAMILY_NAMES.items())
 
 # ss's netid for each inet protocol number.
 INET_NETIDS = {6: 'tcp', 17: 'udp', 255: 'raw', 132: 'sctp', 262: 'mptcp', 33: 'dccp'}
 
 _V4_MAPPED_PREFIX = b'\x00' * 10 + b'\xff\xff'
+ETH_P_ALL = 0x0003      # a packet socket bound to every protocol
 
 INET_FAMILIES = ('inet', 'inet6')
 # Datagram tables whose bound (UNCONN) sockets with a port count as listening, like `ss -l` shows them.
 DATAGRAM_NETIDS = ('udp',)
 
 
-def is_int(value):
+def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_listening(record):
+def is_listening(record: Mapping[str, Any]) -> bool:
     """Listening sockets (LISTEN) and bound datagram sockets (UDP in UNCONN with a port), IPv4 or IPv6."""
     if record.get('family') not in INET_FAMILIES:
         return False
-    port = record.get('local_port')
+    port: Any = record.get('local_port')
     if not is_int(port) or port <= 0:
         return False
     state = record.get('state')
     return state == 'LISTEN' or (state == 'UNCONN' and record.get('netid') in DATAGRAM_NETIDS)
 
 
-def state_name(number):
+def state_name(number: int) -> str:
     """The state as ss prints it; numbers ss has no name for print as UNKNOWN."""
     return STATE_NAMES.get(number, 'UNKNOWN')
 
 
-def inet_address_text(family, raw):
+def inet_address_text(family: int, raw: bytes | bytearray | memoryview) -> str:
     """Canonical text of an address from its network-order bytes (4 or 16 of them; extra bytes ignored)."""
     if family == socket.AF_INET:
         return socket.inet_ntop(socket.AF_INET, bytes(raw[:4]))
@@ -89,7 +97,13 @@ def inet_address_text(family, raw):
     return str(ipaddress.IPv6Address(bytes(raw[:16])))
 
 
-def key_sharing_template(keys):
+def ethertype_text(protocol: int) -> str:
+    """A packet socket's protocol (an ethertype, in host order) as `ss -n` prints it in local_address: `*` for
+    ETH_P_ALL, else `[number]` in decimal (`[2048]` for IPv4, `[0]` for none)."""
+    return '*' if protocol == ETH_P_ALL else '[%d]' % protocol
+
+
+def key_sharing_template(keys: Iterable[str]) -> Record:
     """A dict of `keys` (all None) whose copies share one key table: a "split" dict (PEP 412), the kind that holds
     an object's attributes. A copy costs about 140 bytes less than a dict literal of 20 keys (CPython 3.11-3.13),
     14 MB at 100k records; it stays split while existing keys are assigned (and, from 3.11 on, popped)."""
@@ -102,7 +116,7 @@ def key_sharing_template(keys):
 PORT_RANGE_FILE = 'sys/net/ipv4/ip_local_port_range'
 
 
-def read_ephemeral_range(proc_root='/proc', path=None):
+def read_ephemeral_range(proc_root: str = '/proc', path: str | None = None) -> list[int] | None:
     """[low, high] of the namespace's net.ipv4.ip_local_port_range (ss's `autobound` needs it): the file under
     proc_root, or at path when given; None when it cannot be read."""
     if path is None:
@@ -116,7 +130,7 @@ def read_ephemeral_range(proc_root='/proc', path=None):
         return None
 
 
-def new_record(**values):
+def new_record(**values: Any) -> Record:
     """A record with every field present: the given values, None (or [] for processes) for the rest.
 
     owner_unknown stays None (owners known) until the owners are looked for: _gather sets it on the records left
@@ -124,13 +138,13 @@ def new_record(**values):
     unknown = set(values) - set(FIELDS)
     if unknown:
         raise ValueError('unknown socket record field(s): %s' % ', '.join(sorted(unknown)))
-    record = dict.fromkeys(FIELDS)
+    record: Record = dict.fromkeys(FIELDS)
     record['processes'] = []
     record.update(values)
     return record
 
 
-def sort_key(record):
+def sort_key(record: Record) -> tuple[str, str, str, int, str, int, int, str]:
     """A stable order: table, family, local address and port, peer address and port, inode."""
     return (
         record['netid'] or '', record['family'] or '',
@@ -140,29 +154,29 @@ def sort_key(record):
     )
 
 
-def user_namer():
+def user_namer() -> UserNamer:
     """uid -> user name (None when it does not resolve), each uid looked up once per reader run."""
-    cache = {}
+    cache: dict[int, str | None] = {}
 
-    def user_name(uid):
+    def user_name(uid: int) -> str | None:
         try:
             return cache[uid]
         except KeyError:
+            name: str | None
             try:
-                name = pwd.getpwuid(uid).pw_name
+                found = pwd.getpwuid(uid).pw_name
             except (KeyError, OverflowError):
                 name = None
             else:
-                if not name.isascii():
-                    # pwd decodes with surrogateescape; facts show bytes that are not UTF-8 as \\xNN (_bounded.py).
-                    name = name.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+                # pwd decodes with surrogateescape; facts show bytes that are not UTF-8 as \\xNN (_bounded.py).
+                name = found if found.isascii() else found.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
             cache[uid] = name
             return name
     return user_name
 
 
 @contextlib.contextmanager
-def no_cycle_collection():
+def no_cycle_collection() -> Iterator[None]:
     """Pause the cyclic garbage collector while a reader builds records: a large table allocates ~200k containers
     and no cycles, and the collector's repeated passes over them cost about a third of the parse time."""
     enabled = gc.isenabled()
@@ -177,7 +191,7 @@ def no_cycle_collection():
 PACK_CHUNK = 4096
 
 
-def pack(records):
+def pack(records: list[Record]) -> str:
     """The records as one compact JSON text, {"fields": FIELDS, "rows": [[value, ...], ...]}, for socket_facts'
     compact transfer (plugin_utils/_module_run.py expands it). Each row holds a record's values in FIELDS order;
     the key names, 40% of a record's JSON, are written once.

@@ -7,10 +7,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Dict
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._bounded import (
-    SMALL_LIMIT, BoundedReadError, ProcRootError, directory_problem, read_text,
+    SMALL_LIMIT, BoundedReadError, net_directory, read_text,
 )
+
+# Parsed counters: {label: {name: value}} ('TCP': {'inuse': 1, ...}), as parse_sockstat and parse_snmp return them.
+Counters = Dict[str, Dict[str, int]]
 
 
 # The sockstat and sockstat6 lines behind the IP and IPv6 columns of the transport table of `ss -s`.
@@ -18,17 +22,17 @@ TRANSPORTS = (('raw', 'RAW', 'RAW6'), ('udp', 'UDP', 'UDP6'), ('tcp', 'TCP', 'TC
 ROWS = ('raw', 'udp', 'tcp', 'inet', 'frag')     # the rows of the transport table, as ss prints them
 
 
-def parse_sockstat(text):
+def parse_sockstat(text: str) -> Counters:
     """{'TCP': {'inuse': 1, 'orphan': 0, ...}, 'sockets': {'used': 13}, ...} from sockstat or sockstat6 text.
 
     Every `LABEL: name value name value ...` line; values that are not integers are left out."""
-    counters = {}
+    counters: Counters = {}
     for line in text.split('\n'):
         label, colon, rest = line.partition(':')
         if not colon or not label.strip():
             continue
         words = rest.split()
-        values = {}
+        values: dict[str, int] = {}
         for index in range(0, len(words) - 1, 2):
             try:
                 values[words[index]] = int(words[index + 1])
@@ -38,9 +42,9 @@ def parse_sockstat(text):
     return counters
 
 
-def parse_snmp(text):
+def parse_snmp(text: str) -> Counters:
     """{'Tcp': {'CurrEstab': 0, ...}, 'Udp': {...}, ...} from /proc/net/snmp (a header line, then a value line)."""
-    tables = {}
+    tables: Counters = {}
     lines = text.split('\n')
     for index in range(len(lines) - 1):
         label, colon, header = lines[index].partition(':')
@@ -54,7 +58,7 @@ def parse_snmp(text):
     return tables
 
 
-def _is_int(word):
+def _is_int(word: str) -> bool:
     try:
         int(word)
     except ValueError:
@@ -62,13 +66,14 @@ def _is_int(word):
     return True
 
 
-def summarize(sockstat, sockstat6, snmp, problems=None, sources=None):
+def summarize(sockstat: Counters, sockstat6: Counters, snmp: Counters, problems: list[str] | None = None,
+              sources: dict[str, str] | None = None) -> dict[str, Any]:
     """The figures of `ss -s` from parsed counters (parse_sockstat, parse_snmp); a missing counter counts as 0,
     as in ss, and is named in problems (a list). sources: the files' names for those messages."""
     problems = [] if problems is None else problems
     sources = sources or {}
 
-    def count(table, label, name, file_name):
+    def count(table: Counters, label: str, name: str, file_name: str) -> int:
         value = table.get(label, {}).get(name)
         if value is None:
             if table:     # a file that is missing altogether is reported once, by the caller
@@ -100,29 +105,14 @@ def summarize(sockstat, sockstat6, snmp, problems=None, sources=None):
     }
 
 
-def net_directory(proc_root):
-    """{proc_root}/net; ProcRootError (a ValueError) naming proc_root when it cannot be a /proc tree (missing, a
-    symbolic link loop, a file or FIFO, unreadable, or without a net/ directory)."""
-    if not isinstance(proc_root, str) or not proc_root:
-        raise ProcRootError('proc_root: expected the path of a /proc tree, got %r' % (proc_root,))
-    problem = directory_problem(proc_root)
-    if problem:
-        raise ProcRootError('proc_root "%s" %s' % (proc_root, problem))
-    net = os.path.join(proc_root, 'net')
-    problem = directory_problem(net)
-    if problem:
-        raise ProcRootError('proc_root "%s" has no usable net/ directory (%s %s), so it is not a /proc tree' % (proc_root, net, problem))
-    return net
-
-
-def read_summary(proc_root='/proc'):
+def read_summary(proc_root: str = '/proc') -> dict[str, Any]:
     """The figures `ss -s` prints, read from {proc_root}/net/sockstat, sockstat6 and snmp (see docs/summary.md).
 
     Returns {'total', 'tcp': {...}, 'transport': {...}, 'counters': {...}, 'problems': [...]}. A missing or unreadable
     file counts as zeros, as in ss, and is named in problems. Raises ProcRootError for an unusable proc_root."""
     net = net_directory(proc_root)
-    problems = []
-    texts = {}
+    problems: list[str] = []
+    texts: dict[str, str] = {}
     why = {'sockstat': 'no socket counts', 'sockstat6': 'the kernel has no IPv6; IPv6 counts are 0',
            'snmp': 'no TCP CurrEstab; estab is 0'}
     for name in ('sockstat', 'sockstat6', 'snmp'):

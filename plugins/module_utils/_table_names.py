@@ -13,7 +13,7 @@ tables this collection reads: `xdp` and `tipc`, which `ss -A` also takes, are re
 
 from __future__ import annotations
 
-from typing import FrozenSet, Iterable, List, Set, Tuple, Union
+from typing import Iterable
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import ALL_STATES, STATE_NUMBERS
@@ -61,19 +61,19 @@ class TableError(NetauditError, ValueError):
     """A table name that cannot be read; the message names it and lists the names that can."""
 
 
-def known_names() -> List[str]:
+def known_names() -> list[str]:
     """Every name resolve() takes (tables, aliases, groups), sorted."""
     return sorted(set(TABLES) | set(GROUPS) | set(ALIASES))
 
 
-def resolve(names: Union[str, Iterable[object]]) -> Tuple[List[str], Set[str]]:
+def resolve(names: str | Iterable[object]) -> tuple[list[str], set[str]]:
     """(tables in ss's order, the set of tables named one by one rather than through a group such as `all`) for
     table names as `ss -A` takes them (a string is one name). Raises TableError naming an unknown or unread name,
     or an empty list."""
     if isinstance(names, str):
         names = [names]
-    chosen = set()
-    explicit = set()
+    chosen: set[str] = set()
+    explicit: set[str] = set()
     for name in names:
         key = str(name).strip().lower()
         key = ALIASES.get(key, key)
@@ -92,7 +92,7 @@ def resolve(names: Union[str, Iterable[object]]) -> Tuple[List[str], Set[str]]:
     return [table for table in TABLES if table in chosen], explicit
 
 
-def netids(tables: Iterable[str]) -> FrozenSet[str]:
+def netids(tables: Iterable[str]) -> frozenset[str]:
     """The netids of the records of these tables (resolved names, as resolve() returns them)."""
     return frozenset(NETIDS[table] for table in tables)
 

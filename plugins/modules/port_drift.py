@@ -4,6 +4,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 module: port_drift
@@ -33,23 +35,15 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.facts
+  - netaudit.sockets.attributes
+  - netaudit.sockets.attributes.action
+  - netaudit.sockets.attributes.facts
+  - netaudit.sockets.gathering
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
-    support: full
     details: Compares as usual and writes nothing; the line says C(would be recorded) or C(would be updated).
-  diff_mode:
-    support: none
   facts:
-    support: full
     details: Returns the socket facts it gathered, as M(netaudit.sockets.socket_facts) does.
-  platform:
-    platforms: posix
 options:
   dir:
     description:
@@ -73,11 +67,6 @@ options:
         baseline in O(mode=auto).
     type: bool
     default: false
-  tables:
-    description: The socket tables to gather, as O(netaudit.sockets.socket_facts#module:tables) takes them.
-    type: list
-    elements: str
-    default: [tcp, udp]
   filter:
     description: An C(ss) filter that selects the sockets, as O(netaudit.sockets.socket_facts#module:filter) takes it.
     type: str

@@ -4,6 +4,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 module: port_verdict
@@ -24,22 +26,14 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.facts
+  - netaudit.sockets.attributes
+  - netaudit.sockets.attributes.action
+  - netaudit.sockets.attributes.facts
+  - netaudit.sockets.gathering
+  - netaudit.sockets.gathering.netns
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
   facts:
-    support: full
     details: With O(gather), returns the socket facts it gathered, as M(netaudit.sockets.socket_facts) does.
-  platform:
-    platforms: posix
 options:
   policy:
     description:
@@ -62,14 +56,6 @@ options:
         cache, or an earlier task); the task fails when there are none.
     type: bool
     default: true
-  tables:
-    description: The socket tables to gather, as the O(netaudit.sockets.socket_facts#module:tables) option takes them.
-    type: list
-    elements: str
-    default: [tcp, udp]
-  netns:
-    description: Network namespaces to gather in, as the O(netaudit.sockets.socket_facts#module:netns) option takes them.
-    type: raw
   date:
     description:
       - The date that exceptions' C(until) is compared with, C(YYYY-MM-DD); the controller's date when not set.

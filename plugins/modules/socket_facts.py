@@ -4,6 +4,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 module: socket_facts
@@ -23,15 +25,10 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  facts:
-    support: full
-  platform:
-    platforms: posix
+  - netaudit.sockets.attributes
+  - netaudit.sockets.attributes.facts
+  - netaudit.sockets.gathering
+  - netaudit.sockets.gathering.netns
 options:
   filter:
     description:
@@ -44,20 +41,6 @@ options:
       - C(dev NAME) is read in each network namespace read, as C(ss) run there reads it; a device that namespace
         does not have fails the task, as C(ss) refuses it, instead of selecting no sockets.
     type: str
-  tables:
-    description:
-      - Socket tables to read, named as C(ss -A) names them, aliases included.
-      - V(tcp), V(udp), V(raw), V(sctp), V(mptcp), V(dccp); V(unix_stream) (V(u_str)), V(unix_dgram) (V(u_dgr)),
-        V(unix_seqpacket) (V(u_seq)); V(packet_raw) (V(p_raw)), V(packet_dgram) (V(p_dgr)); V(netlink);
-        V(vsock_stream) (V(v_str)), V(vsock_dgram) (V(v_dgr)).
-      - Groups. V(inet) means every inet table, V(unix), V(packet) and V(vsock) mean their types, and V(all) means every table.
-      - A table the kernel cannot dump is never an error. It makes the facts incomplete, with a reason in
-        RV(ansible_facts.socket_meta.incomplete_reasons); named explicitly, it is also listed in
-        RV(ansible_facts.socket_meta.unsupported_tables).
-      - As with C(ss), packet and netlink sockets are listed only when the states include V(UNCONN).
-    type: list
-    elements: str
-    default: [tcp, udp]
   listening:
     description:
       - Like C(ss -l), return only listening TCP sockets and unconnected (bound) UDP sockets.
@@ -78,20 +61,6 @@ options:
         sockets no process can hold), which does not make the facts incomplete.
     type: bool
     default: true
-  netns:
-    description:
-      - Gather inside these network namespaces instead of the module's own (V(all) includes the module's own).
-        Each record carries the namespace's label in RV(ansible_facts.sockets[].netns).
-      - A name from C(ip netns), a path (C(/run/netns/NAME), C(/proc/PID/ns/net)), or a list of them.
-      - V(all) means the module's own namespace plus every named namespace and every namespace that a process holds.
-        A namespace without a name is labelled with the pid and command of a process inside it.
-      - Each namespace is entered with C(setns) in a forked child, so the module's own process never changes namespace.
-        A namespace is read once, however many names it has. A namespace that vanishes during the run is reported
-        in RV(ansible_facts.socket_meta.incomplete_reasons), not treated as a failure.
-      - Needs root.
-      - A string or a list of strings; any other value fails the task with a message naming it. An empty list
-        means the module's own namespace.
-    type: raw
   backend:
     description:
       - Where the sockets are read from.
@@ -387,7 +356,7 @@ from ansible_collections.netaudit.sockets.plugins.module_utils import _records
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             filter=dict(type='str'),
@@ -405,15 +374,9 @@ def main():
     params = module.params
     try:
         facts = _gather.gather(
-            tables=params['tables'],
-            listening=params['listening'],
-            processes=params['processes'],
-            filter_text=params['filter'],
-            netns=params['netns'],
-            backend=params['backend'],
-            proc_root=params['proc_root'],
-            summary=params['summary'],
-        )
+            tables=params['tables'], listening=params['listening'], processes=params['processes'],
+            filter_text=params['filter'], netns=params['netns'], backend=params['backend'],
+            proc_root=params['proc_root'], summary=params['summary'])
     except NetauditError as exc:
         # Every error of the collection (an option, a table, a filter, a namespace, a host file, netlink, psutil):
         # its message names what failed.

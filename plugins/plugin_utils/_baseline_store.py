@@ -24,7 +24,7 @@ import json
 import os
 
 from collections.abc import Mapping
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple, cast
 
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
@@ -95,7 +95,7 @@ def _error(where: str, path: str, exc: _controller_files.ControllerFileError) ->
     return BaselineError('%s: %s' % (where, exc.problem if exc.name == path else exc))
 
 
-def parse_document(data: bytes, where: str) -> dict:
+def parse_document(data: bytes, where: str) -> dict[str, Any]:
     """The JSON document of a baseline file, its top level checked (records are checked by socket_diff's code)."""
     try:
         text = data.decode('utf-8')
@@ -119,17 +119,17 @@ def parse_document(data: bytes, where: str) -> dict:
                               ('options', 'an object or null', lambda v: v is None or isinstance(v, Mapping))):
         if key in document and not test(document[key]):
             raise BaselineError('%s: %s: expected %s, got %s' % (where, key, wanted, _kind(document[key])))
-    return document
+    return cast('dict[str, Any]', document)     # json.loads reads a JSON object as a dict
 
 
-def _kind(value) -> str:
+def _kind(value: object) -> str:
     if value is None:
         return 'null'
     return {bool: 'a boolean', int: 'a number', float: 'a number', str: 'a string', list: 'a list',
             dict: 'an object'}.get(type(value), 'a value of type %s' % type(value).__name__)
 
 
-def read_document(folder: str, host: str, max_size: int = DEFAULT_MAX_SIZE) -> Tuple[str, Optional[dict]]:
+def read_document(folder: str, host: str, max_size: int = DEFAULT_MAX_SIZE) -> Tuple[str, Optional[dict[str, Any]]]:
     """(path, document or None): the host's baseline in `folder`; raises BaselineError."""
     path = os.path.join(folder, file_name(host))
     try:

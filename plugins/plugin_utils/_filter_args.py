@@ -5,13 +5,14 @@
 """Private to netaudit.sockets: the filters' shared argument checks (socket records, booleans, port ranges), PolicyError."""
 
 # The filters (plugins/filter/socket_filters.py) are thin wrappers over ss_filter() (_ssfilter_fast.py),
-# listening_ports() (_listening.py), port_audit() (_policy.py) and socket_diff() (_snapshot_diff.py). Every bad input
+# listening_ports() (_listening.py), port_audit() (_policy/verdict.py) and socket_diff() (_snapshot_diff.py). Every bad input
 # raises PolicyError (a ValueError) whose message names the argument and the offending item; the filters prefix their
 # own name.
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import is_int
@@ -22,7 +23,7 @@ class PolicyError(NetauditError, ValueError):
     """Input that cannot be filtered, audited or compared; the message names the argument and the item."""
 
 
-def type_name(value):
+def type_name(value: object) -> str:
     if value is None:
         return 'null'
     if isinstance(value, bool):
@@ -36,13 +37,13 @@ def type_name(value):
     return 'a value of type %s' % type(value).__name__
 
 
-def strip_filter_prefix(message):
+def strip_filter_prefix(message: str) -> str:
     return message[len('filter: '):] if message.startswith('filter: ') else message
 
 
 # --- socket records as arguments ------------------------------------------------------------------------------
 
-def socket_records(value, argument='sockets'):
+def socket_records(value: object, argument: str = 'sockets') -> tuple[Sequence[Any], object]:
     """(records, socket_meta or None): a list of records, or a dict holding them under `sockets` (ansible_facts,
     or a host's hostvars with ansible_facts); raises PolicyError for anything else."""
     meta = None
@@ -62,7 +63,7 @@ def socket_records(value, argument='sockets'):
     return value, meta
 
 
-def check_records(records, keys, argument='sockets'):
+def check_records(records: Sequence[object], keys: Sequence[str], argument: str = 'sockets') -> None:
     """Raise PolicyError naming the first record that is not a dict, lacks one of `keys`, or has a bad value."""
     for index, record in enumerate(records):
         problem = record_problem(record, keys)
@@ -77,7 +78,7 @@ _KEY_TYPES = {
 }
 
 
-def record_problem(record, keys):
+def record_problem(record: object, keys: Sequence[str]) -> str | None:
     """What is wrong with one record for a function that reads `keys`, or None."""
     if not isinstance(record, Mapping):
         return 'expected a socket record (a dict), got %s' % type_name(record)
@@ -100,7 +101,7 @@ def record_problem(record, keys):
     return None
 
 
-def parse_boolean(value, argument):
+def parse_boolean(value: object, argument: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ('true', 'yes', 'on', '1', 'false', 'no', 'off', '0'):
@@ -108,7 +109,7 @@ def parse_boolean(value, argument):
     raise PolicyError('%s: expected a boolean, got %s' % (argument, type_name(value)))
 
 
-def parse_choice(value, choices, argument):
+def parse_choice(value: object, choices: Sequence[str], argument: str) -> str:
     """One of `choices` (a word, any case, surrounding blanks ignored); raises PolicyError naming the argument."""
     if isinstance(value, str) and value.strip().lower() in choices:
         return value.strip().lower()
@@ -119,10 +120,10 @@ def parse_choice(value, choices, argument):
     raise PolicyError('%s: expected %s, got %s' % (argument, wanted, type_name(value)))
 
 
-def parse_port_range(value, where):
+def parse_port_range(value: object, where: str) -> tuple[int, int]:
     """(low, high) from 22, "22" or "8000-8099"; raises PolicyError."""
     if is_int(value):
-        low = high = value
+        low = high = cast(int, value)
     elif isinstance(value, str):
         text = value.strip()
         low_text, dash, high_text = text.partition('-')

@@ -27,6 +27,9 @@ from __future__ import annotations
 import re
 
 from collections.abc import Mapping
+from typing import Any, TypeVar, overload
+
+_T = TypeVar('_T')
 
 # Surrogate escapes (\udc80-\udcff: bytes that were not UTF-8) and any other lone surrogate.
 _SURROGATE = re.compile('[\ud800-\udfff]')
@@ -66,6 +69,14 @@ def _as_str(value: object) -> str:
     return str(value)
 
 
+@overload
+def clean(value: str | bytes) -> str: ...
+
+
+@overload
+def clean(value: _T) -> _T: ...
+
+
 def clean(value: object) -> object:
     """A str with invalid UTF-8 as \\xNN; anything that is not a str or bytes is returned as it is."""
     if isinstance(value, bytes):
@@ -75,7 +86,7 @@ def clean(value: object) -> object:
     return value
 
 
-def clean_tree(value: object) -> object:
+def clean_tree(value: object) -> Any:
     """``clean`` applied to every string (keys too) of nested dicts, lists and tuples."""
     if isinstance(value, (str, bytes)):
         return clean(value)

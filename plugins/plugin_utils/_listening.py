@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any, Union, cast
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import is_listening
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
@@ -18,15 +19,18 @@ from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args impo
 )
 
 
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
 @functools.lru_cache(maxsize=8192)
-def parse_ip(text):
+def parse_ip(text: str) -> Address | None:
     try:
         return ipaddress.ip_address(text.split('%', 1)[0])
     except ValueError:
         return None
 
 
-def bracketed(address):
+def bracketed(address: str) -> str:
     return '[%s]' % address if ':' in address else address
 
 
@@ -41,7 +45,7 @@ OWNER_UNKNOWN_REASONS = {
 }
 
 
-def owner_unknown(record, default=None):
+def owner_unknown(record: Mapping[str, Any], default: str | None = None) -> str | None:
     """Why the record's owner is unknown, or None when an owning process is named.
 
     A record names its reason in `owner_unknown`. Records without one (from before that key): an inode of 0 is the
@@ -59,7 +63,7 @@ def owner_unknown(record, default=None):
     return default or 'unknown'
 
 
-def owner_unknown_text(reason):
+def owner_unknown_text(reason: str) -> str:
     """The words for an owner_unknown reason (an unknown reason from a newer host is shown as it is, made safe)."""
     return OWNER_UNKNOWN_REASONS.get(reason) or _hoststr.text(reason)
 
@@ -74,7 +78,8 @@ class Listener(object):
     __slots__ = ('record', 'index', 'proto', 'family', 'address', 'port', 'endpoints', 'interface', 'stack',
                  'exposure', 'names', 'pids', 'user', 'uid', 'netns', 'owner_unknown')
 
-    def __init__(self, record, index, argument='sockets', unknown_default=None):
+    def __init__(self, record: Mapping[str, Any], index: int, argument: str = 'sockets',
+                 unknown_default: str | None = None) -> None:
         self.record, self.index = record, index
         self.proto = _hoststr.clean(record['netid'])
         self.family = record['family']
@@ -85,6 +90,7 @@ class Listener(object):
         if ip is None:
             raise PolicyError('%s[%d]: local_address "%s" is not an IP address' % (argument, index, _hoststr.text(address)))
         self.address = _hoststr.clean(address)
+        ends: list[Address]
         if self.family == 'inet':
             ends = [ip] if ip.version == 4 else [ip.ipv4_mapped or ip]
         elif ip.version == 6 and ip.ipv4_mapped is not None:
@@ -103,7 +109,8 @@ class Listener(object):
             self.exposure = 'all_interfaces'
         else:
             self.exposure = 'local_network'
-        names, pids = [], []
+        names: list[str] = []
+        pids: list[int] = []
         for process in record.get('processes') or ():
             if isinstance(process, Mapping):
                 name, pid = process.get('name'), process.get('pid')
@@ -112,12 +119,12 @@ class Listener(object):
                     if name not in names:
                         names.append(name)
                 if is_int(pid) and pid not in pids:
-                    pids.append(pid)
+                    pids.append(cast(int, pid))
         self.names, self.pids = names, sorted(pids)
         self.user, self.uid, self.netns = _hoststr.clean(record.get('user')), record.get('uid'), _hoststr.clean(record.get('netns'))
         self.owner_unknown = owner_unknown(record, unknown_default)
 
-    def owner_values(self, field, kind=str):
+    def owner_values(self, field: str, kind: type = str) -> list[Any]:
         """The unique values of one field of the owning processes ('name', 'pid'; policy keys such as 'unit' later),
         in the order of the record; strings cleaned, values of another type left out."""
         found = []
@@ -131,11 +138,11 @@ class Listener(object):
                     found.append(value)
         return found
 
-    def endpoint_text(self):
+    def endpoint_text(self) -> str:
         """ss's spelling of the local end: 0.0.0.0:22, [::]:22, 127.0.0.1%lo:22 (cleaned host data, not escaped)."""
         return '%s%s:%d' % (bracketed(self.address), '%' + self.interface if self.interface else '', self.port)
 
-    def port_text(self, with_address=False, with_family=False):
+    def port_text(self, with_address: bool = False, with_family: bool = False) -> str:
         """tcp/22, tcp46/22 (dual stack; tcp4, tcp6), tcp/22@[::], tcp/22@127.0.0.1%lo."""
         family = {'ipv4': '4', 'ipv6': '6', 'dual': '46'}[self.stack] if with_family else ''
         text = '%s%s/%d' % (self.proto, family, self.port)
@@ -143,7 +150,7 @@ class Listener(object):
             text += '@' + bracketed(self.address) + ('%' + self.interface if self.interface else '')
         return text
 
-    def owners_text(self):
+    def owners_text(self) -> str:
         """sshd pid 712, user root; or: owner unknown: not visible to the module, user root. Safe for a terminal."""
         owners = ', '.join('%s pid %s' % (_hoststr.text(p.get('name')), _hoststr.text(p.get('pid')))
                            for p in self.record.get('processes') or () if isinstance(p, Mapping))
@@ -155,12 +162,12 @@ class Listener(object):
             who += ', user %s' % _hoststr.text(self.user if self.user is not None else self.uid)
         return who
 
-    def describe(self):
+    def describe(self) -> str:
         """tcp 0.0.0.0:22 in netns blue (sshd pid 712, user root): every piece of host data through _hoststr.text()."""
         netns = ' in netns %s' % _hoststr.text(self.netns) if self.netns else ''
         return '%s %s%s (%s)' % (_hoststr.text(self.proto), _hoststr.text(self.endpoint_text()), netns, self.owners_text())
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         return {
             'id': self.port_text(with_address=True), 'proto': self.proto, 'family': self.family,
             'address': self.address, 'port': self.port, 'interface': self.interface, 'endpoint': self.endpoint_text(),
@@ -173,7 +180,7 @@ class Listener(object):
 _LISTEN_KEYS = ('netid', 'state', 'family', 'local_address', 'local_port')
 
 
-def listeners(records, argument='sockets', unknown_default=None):
+def listeners(records: Sequence[Any], argument: str = 'sockets', unknown_default: str | None = None) -> list[Listener]:
     """The listening sockets of `records`, as Listeners; `unknown_default` is the owner_unknown reason of records
     from before that key that name no process (see owner_unknown())."""
     check_records(records, _LISTEN_KEYS, argument)
@@ -184,15 +191,15 @@ def listeners(records, argument='sockets', unknown_default=None):
     return found
 
 
-def listening_ports(sockets, with_address=False, with_family=False):
+def listening_ports(sockets: object, with_address: object = False, with_family: object = False) -> list[str]:
     """Sorted unique proto/port strings of the listening sockets: tcp/22, udp/53 (options: tcp46/22@[::])."""
     records, _meta = socket_records(sockets)
     with_address = parse_boolean(with_address, 'with_address')
     with_family = parse_boolean(with_family, 'with_family')
-    keyed = {}
+    keyed: dict[str, tuple[Any, ...]] = {}
     for listener in listeners(records):
         text = listener.port_text(with_address, with_family)
         ip = listener.endpoints[0]
         key = (listener.proto, listener.port, ip.version, len(listener.endpoints), ip.packed, listener.interface or '', text)
         keyed[text] = min(key, keyed.get(text, key))
-    return sorted(keyed, key=keyed.get)
+    return sorted(keyed, key=keyed.__getitem__)

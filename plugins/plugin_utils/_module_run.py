@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import json
 
+from typing import Any
+
 from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
 
 MODULE = 'netaudit.sockets.socket_facts'
 PACKED_KEY = 'packed_sockets'
 OPTION = 'compact_transfer'
 
 
-def unpack(packed):
+def unpack(packed: str) -> list[dict[str, Any]]:
     """The records of a packed text: {"fields": [...], "rows": [[...], ...]} (module_utils/_records.pack)."""
     try:
         document = json.loads(packed)
@@ -40,7 +43,8 @@ def unpack(packed):
     return [dict(zip(fields, row)) for row in rows]
 
 
-def run_socket_facts(action, module_args, task_vars, wrap_async=False):
+def run_socket_facts(action: ActionBase, module_args: dict[str, Any], task_vars: dict[str, Any] | None,
+                     wrap_async: bool = False) -> dict[str, Any]:
     """The result of socket_facts run with `module_args` by `action` (an ActionBase), records decoded.
 
     With wrap_async (an async task on a connection without native async) the module returns its records the
@@ -63,3 +67,18 @@ def run_socket_facts(action, module_args, task_vars, wrap_async=False):
     if compact and isinstance(invocation, dict) and isinstance(invocation.get('module_args'), dict):
         invocation['module_args'].pop(OPTION, None)
     return module_result
+
+
+def gather_facts(action: ActionBase, module_args: dict[str, Any], task_vars: dict[str, Any],
+                 result: dict[str, Any]) -> dict[str, Any] | None:
+    """The facts socket_facts gathers with `module_args` for an action that judges them on the controller
+    (port_verdict, port_drift), also returned to the task as its ansible_facts; None when the module failed, whose
+    result is then the task's (`result` holds it)."""
+    gathered = run_socket_facts(action, module_args, task_vars)
+    action._remove_tmp_path(action._connection._shell.tmpdir)
+    if gathered.get('failed'):
+        result.update(gathered)
+        return None
+    facts = gathered.get('ansible_facts') or {}
+    result['ansible_facts'] = facts
+    return facts

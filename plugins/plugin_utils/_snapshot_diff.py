@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import INET_FAMILIES
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
@@ -34,7 +35,7 @@ _VALUE_TYPES = (
 )
 
 
-def _type_problem(value, wanted):
+def _type_problem(value: object, wanted: str) -> str | None:
     """'expected ..., got ...' when `value` (not null) is not of the `wanted` kind, else None."""
     if wanted is _STRING:
         good = isinstance(value, str)
@@ -47,7 +48,7 @@ def _type_problem(value, wanted):
     return None if good else 'expected %s or null, got %s' % (wanted, type_name(value))
 
 
-def record_problem(record, required):
+def record_problem(record: object, required: Sequence[str]) -> tuple[str, str] | None:
     """(key path, problem) for the first thing in one record that the comparison cannot read, or None.
 
     The key path is '' for the record itself, '.local_port' or '.processes[2].name' inside it."""
@@ -72,7 +73,7 @@ def record_problem(record, required):
     return None
 
 
-def check_snapshot(records, argument, required=_DIFF_KEYS):
+def check_snapshot(records: Sequence[object], argument: str, required: Sequence[str] = _DIFF_KEYS) -> None:
     """Raise PolicyError naming the first record, key and problem (`argument[3].local_port: expected an integer or
     null, got a list`) of a snapshot that socket_diff cannot compare; one pass over the records."""
     for index, record in enumerate(records):
@@ -81,7 +82,7 @@ def check_snapshot(records, argument, required=_DIFF_KEYS):
             raise PolicyError('%s[%d]%s: %s' % (argument, index, found[0], found[1]))
 
 
-def _ephemeral_range(value):
+def _ephemeral_range(value: object) -> tuple[int, int]:
     if value is None:
         return DEFAULT_EPHEMERAL
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
@@ -90,26 +91,27 @@ def _ephemeral_range(value):
     return low, high
 
 
-def _endpoint(address, port):
+def _endpoint(address: str | None, port: object) -> str:
     return '%s:%s' % (bracketed(address or '*'), '*' if port is None else port)
 
 
-def _bind_text(record):
+def _bind_text(record: Mapping[str, Any]) -> str:
     address = record.get('local_address') or ''
     text = bracketed(address) if record.get('family') in INET_FAMILIES else (address or '*')
     if record.get('interface'):
         text += '%' + record['interface']
-    if record.get('family') == 'inet6' and parse_ip(address) is not None and parse_ip(address).is_unspecified \
-            and record.get('v6only') is not True:
-        text += ' (dual stack)'
+    if record.get('family') == 'inet6':
+        ip = parse_ip(address)
+        if ip is not None and ip.is_unspecified and record.get('v6only') is not True:
+            text += ' (dual stack)'
     return text
 
 
-def _owner_names(record):
+def _owner_names(record: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(set(p.get('name') for p in record.get('processes') or () if p.get('name') is not None)))
 
 
-def _user_text(record):
+def _user_text(record: Mapping[str, Any]) -> str | None:
     if record.get('user') is not None:
         return str(record['user'])
     return None if record.get('uid') is None else str(record['uid'])
@@ -118,13 +120,16 @@ def _user_text(record):
 class _Group(object):
     """The sockets of one stable identity in one snapshot, and what is compared: binds, owners, users."""
 
-    def __init__(self, key, ident, kind, record, port):
+    def __init__(self, key: tuple[Any, ...], ident: str, kind: str, record: Mapping[str, Any], port: int | None) -> None:
         self.key, self.id, self.kind = key, ident, kind
         self.proto, self.netns, self.port = record.get('netid'), record.get('netns'), port
         self.ephemeral = port is None and kind == 'listening'
-        self.binds, self.processes, self.users, self.count = set(), set(), set(), 0
+        self.binds: set[str] = set()
+        self.processes: set[str] = set()
+        self.users: set[str] = set()
+        self.count = 0
 
-    def add(self, record):
+    def add(self, record: Mapping[str, Any]) -> None:
         self.count += 1
         if self.kind == 'listening':
             self.binds.add(_bind_text(record))
@@ -133,31 +138,33 @@ class _Group(object):
         if user is not None:
             self.users.add(user)
 
-    def state(self):
+    def state(self) -> dict[str, list[str]]:
         return {'binds': sorted(self.binds), 'processes': sorted(self.processes), 'users': sorted(self.users)}
 
-    def entry(self):
+    def entry(self) -> dict[str, Any]:
         entry = {'id': self.id, 'kind': self.kind, 'proto': self.proto, 'netns': self.netns, 'port': self.port,
                  'ephemeral': self.ephemeral, 'sockets': self.count}
         entry.update(self.state())
         return entry
 
-    def order(self):
+    def order(self) -> tuple[Any, ...]:
         return (self.kind != 'listening', self.netns or '', self.proto or '', self.port is None, self.port or 0, self.id)
 
 
-def _identities(records, established, ephemeral, port_range):
+def _identities(records: Sequence[Mapping[str, Any]], established: bool, ephemeral: bool,
+                port_range: tuple[int, int]) -> dict[tuple[Any, ...], _Group]:
     """{identity: _Group} of one snapshot."""
     low, high = port_range
     listening_ports = set()
     for record in records:
         if record['state'] in _BOUND_STATES and record['family'] in INET_FAMILIES and is_int(record['local_port']):
             listening_ports.add((record.get('netns'), record['netid'], record['local_port']))
-    groups = {}
+    groups: dict[tuple[Any, ...], _Group] = {}
     for record in records:
         state, family, proto, netns = record['state'], record['family'], record['netid'], record.get('netns')
         prefix = 'netns %s: ' % netns if netns else ''
         port = record['local_port']
+        key: tuple[Any, ...]
         if state in _BOUND_STATES:
             if family in INET_FAMILIES:
                 if not is_int(port) or port <= 0:
@@ -206,7 +213,8 @@ def _identities(records, established, ephemeral, port_range):
     return groups
 
 
-def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral_range=None):
+def socket_diff(baseline: object, current: object, established: object = False, ephemeral: object = False,
+                ephemeral_range: object = None) -> dict[str, Any]:
     """What opened, closed and changed between two snapshots of one host, by stable socket identity."""
     before, _meta = socket_records(baseline, 'baseline')
     after, _meta = socket_records(current, 'current')
@@ -220,7 +228,8 @@ def socket_diff(baseline, current, established=False, ephemeral=False, ephemeral
     new = _identities(after, established, ephemeral, port_range)
     opened = sorted((new[k] for k in new if k not in old), key=_Group.order)
     closed = sorted((old[k] for k in old if k not in new), key=_Group.order)
-    changed, unchanged = [], 0
+    changed: list[dict[str, Any]] = []
+    unchanged = 0
     for group in sorted((new[k] for k in new if k in old), key=_Group.order):
         was, now = old[group.key].state(), group.state()
         differences = [name for name in ('binds', 'processes', 'users') if was[name] != now[name]]

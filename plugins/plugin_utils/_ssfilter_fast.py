@@ -7,17 +7,19 @@
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Dict, Iterable
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
 from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS, Record
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.conditions import (
+    Condition, HostCond, Junction, Node, Not, PortCmp, RecordProblem,
+)
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError, shown
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.record_view import View
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.ssfilter import SSFilter, parse
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import (
     PolicyError, check_records, is_int, parse_port_range, socket_records, strip_filter_prefix, type_name,
-)
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import (
-    AF_UNSPEC, HostCond, PortCmp, RecordProblem, View,
 )
 
 # A memo holds at most _MEMO_LIMIT verdicts during one select(), and keeps at most _MEMO_KEEP between calls.
@@ -25,15 +27,15 @@ _MEMO_LIMIT = 1 << 20
 _MEMO_KEEP = 1 << 16
 
 
-class _Memo(dict):
+class _Memo(Dict[Any, bool]):
     """Verdicts of one filter term per field value (an address, a port), each judged once by the term itself."""
     __slots__ = ('judge',)
 
-    def __init__(self, judge):
+    def __init__(self, judge: Callable[[Any], object]) -> None:
         super(_Memo, self).__init__()
         self.judge = judge
 
-    def __missing__(self, key):
+    def __missing__(self, key: Any) -> bool:
         if len(self) >= _MEMO_LIMIT:
             self.clear()
         value = self[key] = bool(self.judge(key))
@@ -41,7 +43,7 @@ class _Memo(dict):
 
 
 class FastFilter(object):
-    """An _ssfilter.SSFilter compiled to Python source: one list comprehension over the records.
+    """An SSFilter compiled to Python source: one list comprehension over the records.
 
     For IPv4 and IPv6 records, states and ports are compared inline (the two comparisons ss makes, in its userspace
     check and in the kernel's program, written out once when they read the same). Addresses are judged by the terms
@@ -51,12 +53,13 @@ class FastFilter(object):
     SSFilter.match() as they are. The result equals SSFilter.select(records), a live ss's answer: the unit tests
     check it for every filter of the differential suite and for random expressions."""
 
-    def __init__(self, flt, netids=None):
+    def __init__(self, flt: SSFilter, netids: Iterable[str] | None = None) -> None:
         self.flt = flt
         self.netids = frozenset(netids) if netids is not None else None
-        self.namespace = {'_slow': flt.match}
-        self.memos = []
-        self.source = None
+        self.namespace: dict[str, Any] = {'_slow': flt.match}
+        self.memos: list[_Memo] = []
+        self.source: str | None = None
+        self._run: Callable[[Iterable[Record]], list[Record]]
         try:
             self.source = self._generate()
             code = compile(self.source, '<ss_filter %s>' % flt.text[:60], 'exec')
@@ -66,18 +69,18 @@ class FastFilter(object):
             # Too deeply nested for the compiler: the tree walk gives the same answer, more slowly.
             self._run = self._walk
 
-    def _walk(self, records):
+    def _walk(self, records: Iterable[Record]) -> list[Record]:
         netids, match = self.netids, self.flt.match
         return [r for r in records if (netids is None or r['netid'] in netids) and match(r)]
 
-    def _name(self, prefix, value):
+    def _name(self, prefix: str, value: object) -> str:
         name = '_%s%d' % (prefix, len(self.namespace))
         self.namespace[name] = value
         if isinstance(value, _Memo):
             self.memos.append(value)
         return name
 
-    def _generate(self):
+    def _generate(self) -> str:
         flt = self.flt
         inet = self._family_expr('inet')
         inet6 = self._family_expr('inet6')
@@ -88,7 +91,7 @@ class FastFilter(object):
             test = 'True'
         return 'def _select(records):\n    return [r for r in records if %s]\n' % test
 
-    def _family_expr(self, family):
+    def _family_expr(self, family: str) -> str:
         flt = self.flt
         if flt.families is not None and family not in flt.families:
             return 'False'
@@ -108,7 +111,7 @@ class FastFilter(object):
             if fields is not None and len(fields) <= 1 and not fields & set(('local_port', 'peer_port')):
                 # The whole expression reads one address (or nothing) of these records: judge it once per value.
                 # (Ports are compared inline: a memo lookup costs more than a comparison.)
-                whole = _ssfilter.SSFilter(flt.text, flt.tree, tables=flt.tables)
+                whole = SSFilter(flt.text, flt.tree, tables=flt.tables)
                 if not fields:
                     parts.append('True' if whole.match({'family': family}) else 'False')
                 else:
@@ -128,54 +131,57 @@ class FastFilter(object):
         return '(%s)' % ' and '.join(parts) if parts else 'True'
 
     @staticmethod
-    def _fields(terms):
+    def _fields(terms: list[Condition]) -> set[str] | None:
         """The fields of an IPv4/IPv6 record that the terms read, or None when one of them reads more."""
         fields = set()
         for term in terms:
-            if isinstance(term, HostCond) and term.family in (None, 'inet', 'inet6'):
-                addr_key, port_key = ('local_address', 'local_port') if term.side == 'src' else ('peer_address', 'peer_port')
+            if isinstance(term, HostCond) and term.is_inet:
                 if term.port != -1:
-                    fields.add(port_key)
-                if term.alternatives[0][:2] != (AF_UNSPEC, 0):
-                    fields.add(addr_key)
+                    fields.add(term.port_key)
+                if not term.passes_any_address('kernel'):
+                    fields.add(term.address_key)
             elif isinstance(term, PortCmp):
-                fields.add('local_port' if term.side == 'src' else 'peer_port')
+                fields.add(term.port_key)
             else:
                 return None
         return fields
 
-    def _tree(self, node, family, mode):
-        if isinstance(node, tuple) and node[0] == 'not':
-            return '(not %s)' % self._tree(node[1], family, mode)
-        if isinstance(node, tuple):
-            first, steps = _ssfilter.chain(node)
+    def _tree(self, node: Node, family: str, mode: str) -> str:
+        if isinstance(node, Not):
+            return '(not %s)' % self._tree(node.inner, family, mode)
+        if isinstance(node, Junction):
+            first, steps = node.chain()
             text = self._tree(first, family, mode)
             for op, right in steps:
                 text = '(%s %s %s)' % (text, op, self._tree(right, family, mode))
             return text
+        if not isinstance(node, Condition):
+            raise TypeError('not a node of a filter tree: %r' % (node,))
         return self._term(node, family, (mode,))
 
-    def _term(self, term, family, modes):
+    def _term(self, term: Condition, family: str, modes: tuple[str, ...]) -> str:
         flt = self.flt
 
-        def judged(record):
+        judgements = [getattr(term, mode) for mode in modes]
+        reads_range = term.needs_ephemeral_range
+
+        def judged(record: Record) -> bool:
             view = View(record)
-            for mode in modes:
-                if not getattr(term, mode)(view, flt):
+            ephemeral = flt.ephemeral_range() if reads_range else None
+            for judgement in judgements:
+                if not judgement(view, ephemeral):
                     return False
             return True
 
-        if isinstance(term, HostCond) and term.family in (None, 'inet', 'inet6'):
-            addr_key, port_key = ('local_address', 'local_port') if term.side == 'src' else ('peer_address', 'peer_port')
+        if isinstance(term, HostCond) and term.is_inet:
+            addr_key, port_key = term.address_key, term.port_key
             parts = []
             if term.port != -1:
                 parts.append("r[%r] == %d" % (port_key, term.port) if term.port else "not r[%r]" % port_key)
-            first = term.alternatives[0]
-            trivially_true = {'user': first[1] == 0, 'kernel': first[0] == AF_UNSPEC and first[1] == 0}
-            if not all(trivially_true[mode] for mode in modes):
+            if not all(term.passes_any_address(mode) for mode in modes):
                 stand_in_port = term.port if term.port != -1 else 0
 
-                def judge(text):
+                def judge(text: object) -> bool:
                     # The port test of the term passes on the stand-in, so this is the address test alone.
                     return judged({'family': family, addr_key: text, 'local_port': stand_in_port,
                                    'peer_port': stand_in_port})
@@ -183,12 +189,10 @@ class FastFilter(object):
             return '(%s)' % ' and '.join(parts) if parts else 'True'
         if isinstance(term, PortCmp) and len(modes) == 1:
             # PortCmp.user() compares the record's port (0 when missing) with the term's; kernel() with its low 16 bits.
-            port_key = 'local_port' if term.side == 'src' else 'peer_port'
-            port = term.port if modes[0] == 'user' else term.port & 0xffff
-            return "(r[%r] or 0) %s %d" % (port_key, '>=' if term.op == 'ge' else '<=', port)
+            return "(r[%r] or 0) %s %d" % (term.port_key, '>=' if term.op == 'ge' else '<=', term.limit(modes[0]))
         return '%s(r)' % self._name('t', judged)
 
-    def select(self, records):
+    def select(self, records: Iterable[Record]) -> list[Record]:
         try:
             return self._run(records)
         except RecordProblem:
@@ -201,14 +205,16 @@ class FastFilter(object):
 
 
 @functools.lru_cache(maxsize=256)
-def compile_filter(expression, tables=None, ephemeral_range=None):
+def compile_filter(expression: str, tables: tuple[str, ...] | None = None,
+                   ephemeral_range: tuple[int, int] | None = None) -> FastFilter:
     """A FastFilter for an ss filter; tables (a tuple of ss table names or aliases) also select records by netid;
-    ephemeral_range (low, high) for `autobound`, else this machine's. Raises _ssfilter.FilterError."""
-    flt = _ssfilter.parse(expression, tables=tables if tables else ('tcp', 'udp'), ephemeral_range=ephemeral_range)
+    ephemeral_range (low, high) for `autobound`, else this machine's. Raises FilterError."""
+    flt = parse(expression, tables=tables if tables else ('tcp', 'udp'), ephemeral_range=ephemeral_range)
     return FastFilter(flt, _table_names.netids(flt.tables) if tables else None)
 
 
-def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
+def ss_filter(sockets: object, expression: object, tables: object = None,
+              ephemeral_range: object = None) -> list[Record]:
     """The records that a live ss would show for this filter (state clauses included), in their order.
 
     ephemeral_range: the host's ip_local_port_range for `autobound` (two ports, or 'LOW-HIGH'); by default the
@@ -232,12 +238,12 @@ def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
             raise PolicyError(str(exc)) from exc
     try:
         fast = compile_filter(expression, tables, port_range)
-    except _ssfilter.FilterError as exc:
-        raise PolicyError('expression "%s": %s' % (_ssfilter.shown(expression), strip_filter_prefix(str(exc))))
+    except FilterError as exc:
+        raise PolicyError('expression "%s": %s' % (shown(expression), strip_filter_prefix(str(exc))))
     try:
         return fast.select(records)
-    except _ssfilter.FilterError as exc:
-        raise PolicyError('expression "%s": %s' % (_ssfilter.shown(expression), strip_filter_prefix(str(exc))))
+    except FilterError as exc:
+        raise PolicyError('expression "%s": %s' % (shown(expression), strip_filter_prefix(str(exc))))
     except (KeyError, TypeError, AttributeError, ValueError):
         keys = ['family', 'netid'] + (['state'] if fast.flt.has_state_clause else [])
         keys += ['local_address', 'local_port', 'peer_address', 'peer_port'] if fast.flt.tree is not None else []
@@ -245,7 +251,7 @@ def ss_filter(sockets, expression, tables=None, ephemeral_range=None):
         raise
 
 
-def _port_pair(value):
+def _port_pair(value: object) -> tuple[int, int]:
     """(low, high) from [low, high] or 'LOW-HIGH'; PolicyError naming ephemeral_range otherwise."""
     if isinstance(value, str):
         low, high = parse_port_range(value, 'ephemeral_range')

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A test fleet on one machine: N hosts, each a network namespace with its own sshd.
 
-Standard library only (Python 3.11); needs root, ``ip`` (iproute2), ``unshare``/``nsenter``/``mount``
+Standard library (Python 3.11) and ``tests/support/scratch_netns.py``, which makes and deletes the hosts' network
+namespaces as it does every namespace of the tests; needs root, ``ip`` (iproute2), ``unshare``/``nsenter``/``mount``
 (util-linux), the OpenSSH client and ``/usr/sbin/sshd`` (``apt-get install -y openssh-server``).
 ``fleet_plumbing.py`` holds the root-namespace side (names, addresses, state, teardown, gc).
 
@@ -106,8 +107,11 @@ from dataclasses import asdict, dataclass
 
 try:  # tests/fleet as the package "fleet" (pytest.ini puts tests/ on the path)
     from . import fleet_plumbing as plumbing
-except ImportError:  # run as a script, or imported with tests/fleet itself on the path
+except ImportError:  # run as a script, or imported with tests/fleet itself on the path: tests/ too, for support/
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import fleet_plumbing as plumbing  # pylint: disable=import-error
+
+from support import scratch_netns  # noqa: E402  (tests/ is on the path either way)
 
 # The public API of the library lives here; these come from the plumbing module.
 FleetError = plumbing.FleetError
@@ -365,8 +369,8 @@ class Fleet:
         prefix = self.subnet.prefixlen
         root = [f"link add {bridge} type bridge", f'link set {bridge} alias "{alias}"']
         for host in self.hosts:
-            root += [f"netns add {host.netns}",
-                     f"link add {host.veth} type veth peer name eth0 netns {host.netns}",
+            scratch_netns.make_namespace(host.netns)
+            root += [f"link add {host.veth} type veth peer name eth0 netns {host.netns}",
                      f'link set {host.veth} alias "{alias}" master {bridge} up']
         root += [f"addr add {self.controller_address}/{prefix} dev {bridge}", f"link set {bridge} up"]
         plumbing.run(["ip", "-batch", "-"], stdin="\n".join(root) + "\n")
@@ -394,7 +398,7 @@ class Fleet:
             with open(os.path.join(hdir, "sshd.log"), "wb") as log:
                 # ip netns exec, unshare and sh all exec: the child's pid is the sshd's (with pid_namespace, the
                 # unshare's, which stays the sshd's parent).
-                own_pids = ["--pid", "--fork", "--mount-proc"] if host.name in self.pid_namespace else []
+                own_pids = list(scratch_netns.PID_NAMESPACE) if host.name in self.pid_namespace else []
                 proc = subprocess.Popen(
                     ["ip", "netns", "exec", host.netns, "unshare", "--uts", "--mount", *own_pids, "sh", "-c", _HOST_SCRIPT,
                      "fleet-host", host.name, os.path.join(hdir, "hosts"), os.path.join(lab, "empty"),

@@ -22,6 +22,8 @@ import signal
 import subprocess
 import time
 
+from support import scratch_netns  # tests/ is on the path (pytest.ini; fleet.py puts it there when run as a script)
+
 SSHD = "/usr/sbin/sshd"
 STATE_DIR = os.environ.get("NETAUDIT_FLEET_STATE_DIR", "/run/netaudit-fleet")
 NETWORK = ipaddress.ip_network("198.51.100.0/24")
@@ -323,10 +325,11 @@ def teardown(run_id, state=None, keep_lab=False):
         namespaces = _run_namespaces(run_id)
         survivors = kill_netns_processes(namespaces)
         commands = [f"link del dev {name}" for name in _run_links(run_id)]
-        commands += [f"netns del {name}" for name in namespaces]
         if commands:
             # -force: a veth that went away with its peer in between is not an error.
             run(["ip", "-force", "-batch", "-"], stdin="\n".join(commands) + "\n", check=False)
+        for name in namespaces:
+            scratch_netns.delete_namespace(name)
         left = _run_namespaces(run_id) + _run_links(run_id) + [f"pid {pid}" for pid in survivors]
         if left:
             raise FleetError(f"teardown of fleet {run_id} left {left} behind; 'fleet.py down --run-id {run_id}'"

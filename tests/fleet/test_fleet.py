@@ -371,18 +371,25 @@ def test_cli_up_env_down(_fleet_host_ready):
         Path(f"{lab}.json").unlink(missing_ok=True)
 
 
-@root
-def test_gc_removes_the_fleet_of_a_killed_owner(_fleet_host_ready):
-    owner = subprocess.Popen([sys.executable, "-c", (
-        f"import sys, time; sys.path.insert(0, {str(FLEET_PY.parent)!r}); import fleet\n"
-        "fl = fleet.Fleet(size=2).up(); print(fl.run_id, fl.lab_dir, flush=True); time.sleep(120)\n")],
+def killed_builder(code):
+    """Run CODE in a child that imports fleet.py as the top-level module ``fleet`` (tests/fleet on its path); once
+    the child has printed a fleet's run id and lab folder, SIGKILL it (no teardown runs): (run id, lab folder)."""
+    child = subprocess.Popen([sys.executable, "-c", (
+        f"import sys, time; sys.path.insert(0, {str(FLEET_PY.parent)!r}); import fleet\n{code}")],
         stdout=subprocess.PIPE, text=True)
     try:
-        run_id, lab = owner.stdout.readline().split()
+        run_id, lab = child.stdout.readline().split()
     finally:
-        owner.send_signal(signal.SIGKILL)
-        owner.wait()
-        owner.stdout.close()
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    return run_id, lab
+
+
+@root
+def test_gc_removes_the_fleet_of_a_killed_owner(_fleet_host_ready):
+    run_id, lab = killed_builder(
+        "fl = fleet.Fleet(size=2).up(); print(fl.run_id, fl.lab_dir, flush=True); time.sleep(120)\n")
     assert len(traces(run_id)["netns"]) == 2  # SIGKILL: no teardown ran
     listed = [line for line in cli("list").stdout.splitlines() if line.startswith(f"{run_id}\t")]
     assert len(listed) == 1 and "(gone)" in listed[0]
@@ -393,17 +400,10 @@ def test_gc_removes_the_fleet_of_a_killed_owner(_fleet_host_ready):
 
 @root
 def test_gc_removes_a_bring_up_that_crashed(_fleet_host_ready):
-    builder = subprocess.Popen([sys.executable, "-c", (
-        f"import sys, time; sys.path.insert(0, {str(FLEET_PY.parent)!r}); import fleet\n"
+    run_id, lab = killed_builder(
         "def hang(self):\n    print(self.run_id, self.lab_dir, flush=True); time.sleep(120)\n"
         "fleet.Fleet._verify_ssh = hang\n"
-        "fleet.Fleet(size=1, owner_pid=None).up()\n")], stdout=subprocess.PIPE, text=True)
-    try:
-        run_id, lab = builder.stdout.readline().split()
-    finally:
-        builder.send_signal(signal.SIGKILL)
-        builder.wait()
-        builder.stdout.close()
+        "fleet.Fleet(size=1, owner_pid=None).up()\n")
     assert len(traces(run_id)["netns"]) == 1
     assert run_id in fleetlib.gc()  # detached once up, but it never got there
     assert traces(run_id, lab=lab) == NOTHING

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -22,25 +21,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from support.chromium import DOM, check_matrix, render_in_chromium
+from support.fleet_listener import start_listener
 from support.natest import REPO, ansible_env, run_playbook
 
 JUNIT_XSD = os.path.join(REPO, 'tests', 'junit-10.xsd')
-
-# proto address port [delay]: listen (TCP) or bind (UDP) after `delay` seconds, then wait.
-LISTENER = """
-import socket, sys, time
-proto, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 0)
-family = socket.AF_INET6 if ':' in address else socket.AF_INET
-s = socket.socket(family, socket.SOCK_STREAM if proto == 'tcp' else socket.SOCK_DGRAM)
-if family == socket.AF_INET6:
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind((address, port))
-if proto == 'tcp':
-    s.listen(8)
-print('ready', flush=True)
-time.sleep(3600)
-"""
 
 # The facts of this kind of machine can be incomplete whatever the test does (a process of the machinery whose file
 # descriptors even root cannot read); the policies accept that, so the verdicts depend on the listeners only.
@@ -69,20 +53,6 @@ COMPLIANT = {'h1': True, 'h2': False, 'h3': False, 'h4': True, 'h5': True}
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
-def fleet_env(fleet, **extra):
-    env = ansible_env(**fleet.env)
-    env.update(extra)
-    return env
-
-
-def start(fleet, host, proto, address, port, delay=0):
-    proc = fleet.spawn_in(host, [sys.executable, '-c', LISTENER, proto, address, str(port), str(delay)],
-                          stdout=subprocess.PIPE, text=True)
-    if not delay:
-        assert proc.stdout.readline().strip() == 'ready'
-    return proc
-
-
 def recap(stdout):
     return dict((m.group(1), {'ok': int(m.group(2)), 'unreachable': int(m.group(4)), 'failed': int(m.group(5))})
                 for m in RECAP.finditer(stdout))
@@ -92,7 +62,7 @@ def audit(fleet, report_dir, *extra, env=None):
     args = ['-e', 'audit_hosts=all', '-e', 'port_audit_report_dir=%s' % report_dir,
             '-e', json.dumps({'port_audit_report_formats': ['json', 'markdown', 'junit', 'html', 'text']})]
     return run_playbook('netaudit.sockets.audit', inventory=fleet.inventory, extra=args + list(extra),
-                        env=env or fleet_env(fleet))
+                        env=env or ansible_env(**fleet.env))
 
 
 @pytest.fixture
@@ -100,7 +70,7 @@ def group_fleet(fleet_factory):
     fleet = fleet_factory(5, groups=GROUPS, groupvars=GROUPVARS)
     for host, listeners in LISTENERS.items():
         for proto, address, port in listeners:
-            start(fleet, host, proto, address, port)
+            start_listener(fleet, host, proto, address, port)
     return fleet
 
 
@@ -212,7 +182,7 @@ def test_report_only_and_waiting_for_a_service(fleet_factory, tmp_path):
     """port_audit_fail false only reports; port_audit_retries waits for a service that starts late."""
     fleet = fleet_factory(2, groups={'h1': ['web'], 'h2': ['web']}, groupvars={'web': {
         'port_audit_expected': ['tcp/22', 'tcp/8080'], 'port_audit_accept_incomplete': True}})
-    start(fleet, 'h1', 'tcp', '0.0.0.0', 8080, delay=4)
+    start_listener(fleet, 'h1', 'tcp', '0.0.0.0', 8080, delay=4)
     proc = audit(fleet, tmp_path, '-e', 'port_audit_fail=false', '-e', 'port_audit_retries=6',
                  '-e', 'port_audit_delay=1', '-l', 'h1')
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -230,10 +200,10 @@ def test_report_only_and_waiting_for_a_service(fleet_factory, tmp_path):
 def test_facts_from_facts_modules_and_a_policy_file(fleet_factory, tmp_path):
     """The CI recipe: socket facts from gather_facts (FACTS_MODULES), port_audit_gather false, a policy file."""
     fleet = fleet_factory(2)
-    start(fleet, 'h2', 'tcp', '0.0.0.0', 23)
+    start_listener(fleet, 'h2', 'tcp', '0.0.0.0', 23)
     policy = tmp_path / 'policy.yml'
     policy.write_text('port_audit_expected: [tcp/22]\nport_audit_forbidden: [tcp/23]\nport_audit_accept_incomplete: true\n')
-    env = fleet_env(fleet, ANSIBLE_FACTS_MODULES='netaudit.sockets.socket_facts')
+    env = ansible_env(ANSIBLE_FACTS_MODULES='netaudit.sockets.socket_facts', **fleet.env)
     proc = audit(fleet, tmp_path / 'reports', '-e', 'audit_gather_facts=true', '-e', 'port_audit_gather=false',
                  '-e', 'audit_policy_file=%s' % policy, '-v', env=env)
     assert proc.returncode == 2, proc.stdout + proc.stderr

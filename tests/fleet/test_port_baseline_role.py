@@ -7,23 +7,11 @@
 import json
 import os
 import re
-import subprocess
 
+from support.fleet_listener import start_listener as start_in
 from support.natest import ansible_env, run_playbook
 
 PYTHON = '/usr/bin/python3'
-
-LISTENER = """
-import socket, sys, time
-kind, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if kind == 'tcp' else socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', port))
-if kind == 'tcp':
-    s.listen(8)
-print('ready', flush=True)
-time.sleep(3600)
-"""
 
 # The role inside a block, so that each host's result is saved even when the role fails the host.
 PLAYBOOK = """
@@ -71,9 +59,8 @@ class Run(object):
 
 
 def start_listener(fleet, host, kind, port, executable=PYTHON):
-    proc = fleet.spawn_in(host, [executable, '-c', LISTENER, kind, str(port)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == 'ready'
-    return proc
+    """A listener on 0.0.0.0 whose process is named after EXECUTABLE's file name (python3 by default)."""
+    return start_in(fleet, host, kind, '0.0.0.0', port, python=executable)
 
 
 def stop(proc):

@@ -4,38 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """socket_facts over ssh against the namespace fleet: ad hoc, short name, FACTS_MODULES, managed-host Pythons."""
 
-import glob
-import os
-import subprocess
-import sys
-
 import pytest
 
-from support.natest import ansible_env, parse_ss, run_adhoc, run_playbook
-
-LISTENER = """
-import socket, sys, time
-kind, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM if kind == 'tcp' else socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(('::', port))
-if kind == 'tcp':
-    s.listen(8)
-print('ready', flush=True)
-time.sleep(3600)
-"""
-
-
-def fleet_env(fleet, **extra):
-    env = ansible_env(**fleet.env)
-    env.update(extra)
-    return env
-
-
-def start_listener(fleet, host, kind, port):
-    proc = fleet.spawn_in(host, [sys.executable, '-c', LISTENER, kind, str(port)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == 'ready'
-    return proc
+from support.fleet_listener import start_listener
+from support.natest import ansible_env, parse_ss, pyenv_python, run_adhoc, run_playbook
 
 
 def identities(records):
@@ -55,10 +27,10 @@ def ss_identities(fleet, host, family_of_star):
 
 
 def test_adhoc_each_host_reports_only_its_own_sockets(fleet):
-    start_listener(fleet, 'h2', 'tcp', 47001)
-    start_listener(fleet, 'h3', 'udp', 47002)
+    start_listener(fleet, 'h2', 'tcp', '::', 47001)
+    start_listener(fleet, 'h3', 'udp', '::', 47002)
     results, proc = run_adhoc('all', 'netaudit.sockets.socket_facts', 'listening=true', inventory=fleet.inventory,
-                              env=fleet_env(fleet))
+                              env=ansible_env(**fleet.env))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(results) == ['h1', 'h2', 'h3']
     for host in fleet.hosts:
@@ -76,7 +48,7 @@ def test_adhoc_each_host_reports_only_its_own_sockets(fleet):
 
 def test_short_name_works_with_project_config(fleet):
     results, proc = run_adhoc('h1', 'socket_facts', 'filter="sport = :22"', inventory=fleet.inventory,
-                              env=fleet_env(fleet))
+                              env=ansible_env(**fleet.env))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sockets = results['h1']['ansible_facts']['sockets']
     assert sockets and all(r['local_port'] == 22 for r in sockets)
@@ -99,16 +71,10 @@ def test_gather_facts_with_facts_modules(fleet, tmp_path):
       vars:
         sshd: "{{ ansible_facts['sockets'] | selectattr('local_port', 'equalto', 22) | selectattr('state', 'equalto', 'LISTEN') | list }}"
 """)
-    env = fleet_env(fleet, ANSIBLE_FACTS_MODULES='ansible.builtin.setup,netaudit.sockets.socket_facts')
+    env = ansible_env(ANSIBLE_FACTS_MODULES='ansible.builtin.setup,netaudit.sockets.socket_facts', **fleet.env)
     proc = run_playbook(str(playbook), inventory=fleet.inventory, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count('failed=0') == len(fleet.hosts)
-
-
-def pyenv_python(version):
-    root = os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv')
-    found = sorted(glob.glob(os.path.join(root, 'versions', version + '.*', 'bin', 'python' + version)))
-    return found[-1] if found else None
 
 
 def test_managed_host_pythons_over_ssh(fleet_factory):
@@ -117,7 +83,7 @@ def test_managed_host_pythons_over_ssh(fleet_factory):
     if missing:
         pytest.skip('pyenv Pythons 3.8 and 3.13 are needed: missing for %s' % missing)
     fleet = fleet_factory(size=2, hostvars=dict((name, {'ansible_python_interpreter': path}) for name, path in pythons.items()))
-    env = fleet_env(fleet)
+    env = ansible_env(**fleet.env)
     versions, proc = run_adhoc('all', 'ansible.builtin.setup', 'filter=ansible_python_version', inventory=fleet.inventory, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert versions['h1']['ansible_facts']['ansible_python_version'].startswith('3.8.')

@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fixtures of the tests that run real ansible on this machine."""
 
+import os
 import socket
 
 import pytest
@@ -18,3 +19,15 @@ def tcp_listener():
     sock.listen(5)
     yield sock
     sock.close()
+
+
+@pytest.fixture()
+def listener(tcp_listener):
+    """tcp_listener as the socket facts name it: (port, inode, fd)."""
+    return tcp_listener.getsockname()[1], os.fstat(tcp_listener.fileno()).st_ino, tcp_listener.fileno()
+
+
+@pytest.fixture()
+def listener_port(tcp_listener):
+    """tcp_listener's port, as a policy names it."""
+    return tcp_listener.getsockname()[1]

@@ -15,9 +15,9 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from support.chromium import CHROMIUM_FLAGS, DOM, check_matrix, chromium, render_in_chromium
-from support.natest import REPO, ansible_env, run_playbook
+from support.natest import REPO, ansible_doc, local_playbook, plugin_doc, run_playbook
 
 FIXTURE = os.path.join(REPO, 'tests', 'unit', 'plugins', 'plugin_utils', 'fixtures', 'report', 'verdicts.json')
 
@@ -26,7 +26,7 @@ def test_html_matrix_in_chromium(tmp_path):
     with open(FIXTURE) as handle:
         verdicts = json.load(handle)
     page = tmp_path / 'fleet report.html'
-    page.write_text(_reports.render(verdicts, 'html', title='Fleet'))
+    page.write_text(render(verdicts, 'html', title='Fleet'))
     dom = DOM(render_in_chromium(page))
     assert dom.find('body')[0]['attrs'].get('data-ready') == 'true'          # the page's script ran to the end
     assert dom.find(id='matrix-size')[0]['text'] == '4 hosts \u00d7 9 ports'
@@ -48,7 +48,7 @@ def test_html_screenshot(tmp_path):
     with open(FIXTURE) as handle:
         verdicts = json.load(handle)
     page = tmp_path / 'report.html'
-    page.write_text(_reports.render(verdicts, 'html'))
+    page.write_text(render(verdicts, 'html'))
     shot = tmp_path / 'report.png'
     with tempfile.TemporaryDirectory(prefix='na-chromium-') as profile:
         argv = [chromium()] + CHROMIUM_FLAGS + ['--user-data-dir=' + profile, '--window-size=1200,900',
@@ -58,16 +58,11 @@ def test_html_screenshot(tmp_path):
     assert shot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and shot.stat().st_size > 10000
 
 
-@pytest.fixture()
-def listener(tcp_listener):
-    return tcp_listener.getsockname()[1]
-
-
-def test_role_against_localhost_writes_every_report(tmp_path, listener):
+def test_role_against_localhost_writes_every_report(tmp_path, listener_port):
     """The playbook netaudit.sockets.audit on this machine: the reports, and this test's listener in the matrix."""
     policy = tmp_path / 'policy.yml'
-    policy.write_text(yaml.safe_dump({'port_audit_expected': ['tcp/%d@loopback' % listener],
-                                      'port_audit_forbidden': ['tcp/%d@public' % listener],
+    policy.write_text(yaml.safe_dump({'port_audit_expected': ['tcp/%d@loopback' % listener_port],
+                                      'port_audit_forbidden': ['tcp/%d@public' % listener_port],
                                       'port_audit_accept_incomplete': True}))
     reports = tmp_path / 'reports'
     proc = run_playbook('netaudit.sockets.audit', inventory='localhost,', extra=[
@@ -82,10 +77,10 @@ def test_role_against_localhost_writes_every_report(tmp_path, listener):
     assert list(verdicts) == ['localhost'] and verdicts['localhost']['compliant']
     dom = DOM(render_in_chromium(reports / 'port-audit.html'))
     columns = check_matrix(dom, verdicts)
-    assert 'tcp/%d' % listener in columns
-    cell = dom.find('td', data_host='localhost', data_port='tcp/%d' % listener)[0]
+    assert 'tcp/%d' % listener_port in columns
+    cell = dom.find('td', data_host='localhost', data_port='tcp/%d' % listener_port)[0]
     assert cell['attrs']['data-status'] == 'expected'
-    assert '127.0.0.1:%d ' % listener in (reports / 'port-audit.txt').read_text()
+    assert '127.0.0.1:%d ' % listener_port in (reports / 'port-audit.txt').read_text()
     # That a second run rewrites no report is checked where nothing else can listen: test_port_audit_local.py, in
     # a namespace of its own (here the other test worker's sockets come and go in the facts).
 
@@ -104,12 +99,7 @@ def test_role_names_a_bad_rule_and_an_exception_without_end(tmp_path):
 
 
 def test_audit_report_examples_run(tmp_path):
-    with open(os.path.join(REPO, 'plugins', 'filter', 'audit_report.yml')) as handle:
-        tasks = yaml.safe_load(yaml.safe_load(handle)['EXAMPLES'])
-    playbook = tmp_path / 'examples.yml'
-    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
-                                         'tasks': tasks}]))
-    proc = run_playbook(str(playbook))
+    proc = run_playbook(local_playbook(tmp_path / 'examples.yml', tasks=plugin_doc('filter/audit_report.yml', 'EXAMPLES')))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'failed=0' in proc.stdout and '"msg": "localhost: ' in proc.stdout
 
@@ -121,15 +111,12 @@ def test_audit_report_examples_run(tmp_path):
     ('module', 'netaudit.sockets.port_reports', ['OPTIONS', 'EXAMPLES', 'RETURN VALUES', 'verdicts', 'formats', 'dest']),
 ])
 def test_ansible_doc_renders(kind, name, words):
-    proc = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'ansible-doc'), '-t', kind, name], env=ansible_env(),
-                          capture_output=True, text=True, check=False, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    page = ansible_doc(kind, name)
     for word in words:
-        assert word in proc.stdout, word
-    assert 'WARNING' not in proc.stderr, proc.stderr
+        assert word in page, word
 
 
-def test_tools_audit_prints_the_sockets_the_verdict_and_the_reports(listener):
+def test_tools_audit_prints_the_sockets_the_verdict_and_the_reports(listener_port):
     """README command 1 on this machine, with the example policy."""
     proc = subprocess.run([os.path.join(REPO, 'tools', 'audit')], capture_output=True, text=True, timeout=600, check=False)
     output = proc.stdout + proc.stderr
@@ -137,8 +124,8 @@ def test_tools_audit_prints_the_sockets_the_verdict_and_the_reports(listener):
     lines = proc.stdout.splitlines()
     header = lines.index('Listening sockets:') + 1
     assert lines[header].split() == ['proto', 'bind', 'exposure', 'stack', 'process', 'user', 'status']
-    mine = [line.split() for line in lines if '127.0.0.1:%d ' % listener in line + ' ']
-    assert mine and mine[0][:3] == ['tcp', '127.0.0.1:%d' % listener, 'loopback'] and mine[0][-1] == 'allowed', lines
+    mine = [line.split() for line in lines if '127.0.0.1:%d ' % listener_port in line + ' ']
+    assert mine and mine[0][:3] == ['tcp', '127.0.0.1:%d' % listener_port, 'loopback'] and mine[0][-1] == 'allowed', lines
     assert any(line.startswith('  ok       forbidden[1] "telnet" (tcp/23)') for line in lines), output
     reports = dict(line.split(None, 1) for line in lines[lines.index('Reports:') + 1:] if line.startswith('  '))
     assert sorted(reports) == ['HTML', 'JSON', 'JUnit', 'Log', 'Markdown']

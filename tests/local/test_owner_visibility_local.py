@@ -6,15 +6,13 @@
 shares this machine's network: the listener of this test, outside that namespace, must come back marked, never as a
 socket without owner in complete facts (docs/security.md)."""
 
-import json
 import os
 import shutil
-import subprocess
-import tempfile
 
 import pytest
 
-from support.natest import VENV_BIN, ansible_env, assert_owner_not_visible, run_adhoc
+from support.natest import assert_owner_not_visible, run_adhoc
+from support.scratch_netns import PID_NAMESPACE, unshared
 
 pytestmark = [
     pytest.mark.root,
@@ -25,16 +23,10 @@ pytestmark = [
 
 def adhoc_in_a_pid_namespace(args):
     """`unshare -pf --mount-proc ansible localhost -c local -m netaudit.sockets.socket_facts -a ARGS`; the facts."""
-    tree = tempfile.mkdtemp(prefix='na-tree-')
-    try:
-        argv = ['unshare', '-pf', '--mount-proc', os.path.join(VENV_BIN, 'ansible'), 'localhost', '-i', 'localhost,',
-                '-c', 'local', '-m', 'netaudit.sockets.socket_facts', '--tree', tree, '-a', args]
-        proc = subprocess.run(argv, env=ansible_env(), capture_output=True, text=True, timeout=180, check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        with open(os.path.join(tree, 'localhost')) as handle:
-            return json.load(handle)['ansible_facts']
-    finally:
-        shutil.rmtree(tree, ignore_errors=True)
+    results, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', args, extra=['-c', 'local'], timeout=180,
+                              wrap=lambda argv: unshared(argv, PID_NAMESPACE))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return results['localhost']['ansible_facts']
 
 
 def ours(facts, sock):

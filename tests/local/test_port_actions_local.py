@@ -14,19 +14,21 @@ import stat
 import pytest
 import yaml
 
-from support.natest import REPO, run_playbook
-
-
-@pytest.fixture()
-def listener(tcp_listener):
-    return tcp_listener.getsockname()[1]
+from support.natest import local_playbook, plugin_doc, run_playbook
 
 
 def play(tmp_path, tasks, *extra):
-    playbook = tmp_path / 'play.yml'
-    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
-                                         'tasks': tasks}]))
-    return run_playbook(str(playbook), extra=list(extra))
+    return run_playbook(local_playbook(tmp_path / 'play.yml', tasks=tasks), extra=list(extra))
+
+
+def refused(tmp_path, action, args):
+    """What a play of one task, netaudit.sockets.ACTION with ARGS, printed: the task failed (ansible's exit 2) with
+    no traceback."""
+    proc = play(tmp_path, [{'netaudit.sockets.' + action: args}])
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert 'Traceback' not in output, output
+    return output
 
 
 def results(tmp_path):
@@ -41,16 +43,16 @@ def save(name):
                                      'dest': '{{ playbook_dir }}/%s.saved.json' % name}, 'check_mode': False}
 
 
-def test_verdict_judges_a_real_listener_and_returns_the_facts(tmp_path, listener):
-    policy = {'expected': ['tcp/%d@loopback' % listener], 'forbidden': ['tcp/%d@public' % listener, 'tcp/1'],
+def test_verdict_judges_a_real_listener_and_returns_the_facts(tmp_path, listener_port):
+    policy = {'expected': ['tcp/%d@loopback' % listener_port], 'forbidden': ['tcp/%d@public' % listener_port, 'tcp/1'],
               'accept_incomplete': True}
     proc = play(tmp_path, [
         {'netaudit.sockets.port_verdict': {'policy': policy}, 'register': 'good'},
-        {'netaudit.sockets.port_verdict': {'policy': {'forbidden': ['tcp/%d' % listener], 'accept_incomplete': True},
+        {'netaudit.sockets.port_verdict': {'policy': {'forbidden': ['tcp/%d' % listener_port], 'accept_incomplete': True},
                                            'tables': ['tcp']}, 'register': 'bad'},
         save('good'), save('bad'),
         {'ansible.builtin.assert': {'that': ["ansible_facts.sockets | selectattr('local_port', 'eq', %d) | list | length == 1"
-                                             % listener]}},
+                                             % listener_port]}},
     ], '-v')
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = results(tmp_path)
@@ -60,16 +62,16 @@ def test_verdict_judges_a_real_listener_and_returns_the_facts(tmp_path, listener
     assert [rule['status'] for rule in good['verdict']['rules']] == ['ok', 'ok', 'ok']
     assert good['msg'].startswith('localhost: compliant: 3 rules hold')
     assert not bad['verdict']['compliant']
-    assert [entry['port'] for entry in bad['verdict']['forbidden'][0]['sockets']] == [listener]
+    assert [entry['port'] for entry in bad['verdict']['forbidden'][0]['sockets']] == [listener_port]
     violation, = bad['verdict']['violations']
-    assert '127.0.0.1:%d' % listener in violation and 'python' in violation, violation
+    assert '127.0.0.1:%d' % listener_port in violation and 'python' in violation, violation
     assert bad['msg'].startswith('localhost: NOT compliant: 1 violation (1 forbidden)')
 
 
-def test_verdict_without_gathering_judges_the_facts_there_are(tmp_path, listener):
+def test_verdict_without_gathering_judges_the_facts_there_are(tmp_path, listener_port):
     proc = play(tmp_path, [
         {'netaudit.sockets.socket_facts': {'listening': True, 'tables': ['tcp']}},
-        {'netaudit.sockets.port_verdict': {'policy': {'expected': ['tcp/%d' % listener], 'accept_incomplete': True},
+        {'netaudit.sockets.port_verdict': {'policy': {'expected': ['tcp/%d' % listener_port], 'accept_incomplete': True},
                                            'gather': False}, 'register': 'cached'},
         save('cached'),
     ])
@@ -90,11 +92,9 @@ def test_verdict_without_gathering_judges_the_facts_there_are(tmp_path, listener
     ({'policy': {}, 'bogus': 1}, 'port_verdict) module: bogus. Supported parameters include: date, exceptions, gather, netns, policy, tables'),
 ])
 def test_verdict_errors_name_the_input(tmp_path, args, message):
-    proc = play(tmp_path, [{'netaudit.sockets.port_verdict': args}])
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 2, output
+    output = refused(tmp_path, 'port_verdict', args)
     assert message in output, output
-    assert 'Traceback' not in output and 'MODULE FAILURE' not in output, output
+    assert 'MODULE FAILURE' not in output, output
 
 
 VERDICTS = {
@@ -169,25 +169,19 @@ def test_reports_hold_what_the_filter_renders_and_are_rewritten_only_on_change(t
     ({'dest': '/tmp'}, 'verdicts'),
 ])
 def test_reports_errors_name_the_input(tmp_path, args, message):
-    proc = play(tmp_path, [{'netaudit.sockets.port_reports': args}])
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 2, output
+    output = refused(tmp_path, 'port_reports', args)
     assert message in output, output
-    assert 'Traceback' not in output, output
 
 
-def test_module_examples_run(tmp_path, listener):
+def test_module_examples_run(tmp_path, listener_port):
     for name in ('port_verdict', 'port_reports'):
-        namespace = {}
-        with open(os.path.join(REPO, 'plugins', 'modules', name + '.py'), encoding='utf-8') as handle:
-            exec(compile(handle.read(), name, 'exec'), namespace)  # pylint: disable=exec-used
-        tasks = yaml.safe_load(namespace['EXAMPLES'])
+        tasks = plugin_doc('modules/%s.py' % name, 'EXAMPLES')
         if name == 'port_reports':
             for task in tasks:
                 if 'netaudit.sockets.port_reports' in task:
                     task['netaudit.sockets.port_reports']['dest'] = str(tmp_path / 'reports')
         else:
             # The waiting example expects a service on 8080; point it at this test's listener.
-            tasks = yaml.safe_load(yaml.safe_dump(tasks).replace('tcp/8080', 'tcp/%d' % listener))
+            tasks = yaml.safe_load(yaml.safe_dump(tasks).replace('tcp/8080', 'tcp/%d' % listener_port))
         proc = play(tmp_path, tasks)
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from support.natest import ansible_env, run_adhoc, run_playbook
+from support.natest import ansible_env, local_playbook, run_adhoc, run_playbook
 from support.scratch_netns import scratch_namespace
 
 LOOPBACK_PORT = 18611
@@ -34,10 +34,7 @@ sys.stdin.read()
 
 def audit_playbook(tmp_path, variables):
     """A play on localhost that runs the role with these variables (gather_facts off)."""
-    playbook = tmp_path / 'audit.yml'
-    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
-                                         'roles': [{'role': 'netaudit.sockets.port_audit', 'vars': variables}]}]))
-    return str(playbook)
+    return local_playbook(tmp_path / 'audit.yml', roles=[{'role': 'netaudit.sockets.port_audit', 'vars': variables}])
 
 
 @pytest.mark.root

@@ -20,15 +20,13 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 import pytest
-import yaml
 
 from markdown_it import MarkdownIt
 
-from ansible_collections.netaudit.sockets.plugins.action import port_reports as action
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from support.chromium import DOM, render_in_chromium
 from support import tmpfs
-from support.natest import REPO, VENV_BIN, ansible_env
+from support.natest import REPO, VENV_BIN, ansible_env, local_playbook
 
 FORMATS = ['json', 'markdown', 'junit', 'html', 'text']
 NAMES = ['port-audit.json', 'port-audit.md', 'port-audit.junit.xml', 'port-audit.html', 'port-audit.txt']
@@ -51,10 +49,8 @@ def run(argv, umask=None, timeout=300, env=None):
 
 
 def playbook(tmp_path, tasks, *extra, umask=None, timeout=300):
-    path = tmp_path / 'play.yml'
-    path.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
-                                     'tasks': tasks}]))
-    return run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', str(path)] + list(extra),
+    path = local_playbook(tmp_path / 'play.yml', tasks=tasks)
+    return run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', path] + list(extra),
                umask=umask, timeout=timeout)
 
 
@@ -159,7 +155,7 @@ def test_html_script_survives_a_malformed_cell_fragment(tmp_path, fragment):
     with open(os.path.join(REPO, 'tests', 'unit', 'plugins', 'plugin_utils', 'fixtures', 'report', 'verdicts.json')) as handle:
         verdicts = json.load(handle)
     page = tmp_path / 'report.html'
-    page.write_text(_reports.render(verdicts, 'html'), encoding='utf-8')
+    page.write_text(render(verdicts, 'html'), encoding='utf-8')
     dom = DOM(render_in_chromium(page, fragment))
     assert dom.find('body')[0]['attrs'].get('data-ready') == 'true'
     assert dom.find(id='matrix-size')[0]['text'] == '4 hosts \u00d7 9 ports'
@@ -249,13 +245,12 @@ def test_a_bad_mode_is_named(tmp_path, value):
 
 def test_role_passes_the_modes_through(tmp_path, tcp_listener):
     reports = tmp_path / 'base' / 'reports'
-    path = tmp_path / 'audit.yml'
-    path.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False, 'roles': [
+    path = local_playbook(tmp_path / 'audit.yml', roles=[
         {'role': 'netaudit.sockets.port_audit', 'vars': {
             'port_audit_accept_incomplete': True, 'port_audit_fail': False, 'port_audit_tables': ['tcp'],
             'port_audit_report_dir': str(reports), 'port_audit_report_formats': ['json', 'text'],
-            'port_audit_report_mode': '0600', 'port_audit_report_dir_mode': '0700'}}]}]))
-    proc = run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', str(path)], umask=0o022)
+            'port_audit_report_mode': '0600', 'port_audit_report_dir_mode': '0700'}}])
+    proc = run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', path], umask=0o022)
     assert proc.returncode == 0, output(proc)
     assert modes(reports) == {'port-audit.json': 0o600, 'port-audit.txt': 0o600}
     assert stat.S_IMODE(os.stat(reports).st_mode) == 0o700 and stat.S_IMODE(os.stat(reports.parent).st_mode) == 0o700
@@ -301,20 +296,6 @@ def test_a_full_disk_leaves_the_previous_complete_set(tmp_path, small_tmpfs):
     assert all(b'proc019' in (dest / name).read_bytes() for name in NAMES)
 
 
-# --- the action's argument spec and its documentation ------------------------------------------------------------
-
-def test_argument_spec_and_documentation_agree():
-    with open(os.path.join(REPO, 'plugins', 'modules', 'port_reports.py'), encoding='utf-8') as handle:
-        namespace = {}
-        exec(compile(handle.read(), 'port_reports', 'exec'), namespace)  # pylint: disable=exec-used
-    options = yaml.safe_load(namespace['DOCUMENTATION'])['options']
-    assert sorted(options) == sorted(action.ARGUMENT_SPEC)
-    for name, spec in action.ARGUMENT_SPEC.items():
-        documented = options[name]
-        for key in ('type', 'elements', 'choices', 'default', 'required'):
-            assert documented.get(key) == spec.get(key), (name, key)
-
-
 # --- item 4: tools/audit and the role's failure message with a process named to blank the terminal ---------------
 
 HOLDER = r'''
@@ -356,13 +337,12 @@ def test_tools_audit_prints_a_hostile_process_name_escaped(hostile_listener):
 
 
 def test_role_failure_message_shows_a_hostile_process_name_escaped(tmp_path, hostile_listener):
-    path = tmp_path / 'audit.yml'
-    path.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False, 'roles': [
+    path = local_playbook(tmp_path / 'audit.yml', roles=[
         {'role': 'netaudit.sockets.port_audit', 'vars': {
             'port_audit_accept_incomplete': True, 'port_audit_tables': ['tcp'], 'port_audit_report_formats': [],
             'port_audit_report_dir': str(tmp_path / 'reports'),
-            'port_audit_forbidden': ['tcp/%d' % hostile_listener]}}]}]))
-    proc = run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', str(path)])
+            'port_audit_forbidden': ['tcp/%d' % hostile_listener]}}])
+    proc = run([os.path.join(VENV_BIN, 'ansible-playbook'), '-i', 'localhost,', path])
     text = output(proc)
     assert proc.returncode == 2, text
     assert not UNSAFE_BYTES.findall(proc.stdout)

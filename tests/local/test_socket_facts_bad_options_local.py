@@ -11,9 +11,8 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 
-from support.natest import run_adhoc, run_playbook
+from support.natest import local_playbook, run_adhoc, run_playbook
 
 SHAPE = 'netns: expected a namespace name, a path, "all" or a list of them; '
 
@@ -55,12 +54,10 @@ def test_port_verdict_passes_netns_through_the_same_check(value, problem):
 
 
 def test_the_port_audit_role_passes_port_audit_netns_through_the_same_check(tmp_path):
-    playbook = tmp_path / 'play.yml'
-    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False, 'tasks': [
+    proc = run_playbook(local_playbook(tmp_path / 'play.yml', tasks=[
         {'ansible.builtin.include_role': {'name': 'netaudit.sockets.port_audit'},
          'vars': {'port_audit_forbidden': ['tcp/1'], 'port_audit_report_dir': str(tmp_path / 'reports'),
-                  'port_audit_netns': 5}}]}]))
-    proc = run_playbook(str(playbook))
+                  'port_audit_netns': 5}}]))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert 'Traceback' not in proc.stdout + proc.stderr
     assert '"msg": "%s"' % (SHAPE + 'got an integer (5)').replace('"', '\\"') in proc.stdout, proc.stdout

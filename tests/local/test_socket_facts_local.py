@@ -4,34 +4,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Real ansible runs of socket_facts on this machine: short name, managed-host Pythons, unprivileged, examples."""
 
-import glob
 import os
-import shutil
 import subprocess
 
 import pytest
-import yaml
 
-from support.natest import REPO, ansible_env, run_adhoc, run_playbook
-
-# pyenv may be missing (a user other than the one it was installed for): then its usual places.
-PYENV_ROOT = ((subprocess.run(['pyenv', 'root'], capture_output=True, text=True, check=False).stdout.strip() if shutil.which('pyenv') else '')
-              or os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv'))
-
-
-def pyenv_python(version):
-    found = sorted(glob.glob(os.path.join(PYENV_ROOT, 'versions', version + '*', 'bin', 'python')))
-    return found[-1] if found else None
-
-
-@pytest.fixture()
-def listener(tcp_listener):
-    """This test's listener: its port, inode and fd."""
-    return tcp_listener.getsockname()[1], os.fstat(tcp_listener.fileno()).st_ino, tcp_listener.fileno()
-
-
-def find(sockets, port, inode):
-    return [r for r in sockets if r['local_port'] == port and r['inode'] == inode and r['state'] == 'LISTEN']
+from support.natest import (ansible_doc, ansible_env, find_listener, local_playbook, plugin_doc, pyenv_python, run_adhoc,
+                            run_playbook)
+from support.scratch_netns import scratch_namespace
 
 
 def test_short_name_resolves_through_project_library(listener):
@@ -39,7 +19,7 @@ def test_short_name_resolves_through_project_library(listener):
     results, proc = run_adhoc('localhost', 'socket_facts', 'listening=true', extra=['-c', 'local'])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     facts = results['localhost']['ansible_facts']
-    found = find(facts['sockets'], port, inode)
+    found = find_listener(facts['sockets'], port, inode)
     assert len(found) == 1
     assert any(p['pid'] == os.getpid() and p['fd'] == fd for p in found[0]['processes'])
 
@@ -78,7 +58,7 @@ def test_unprivileged_run_is_marked_incomplete(tmp_path, listener):
                               extra=['-c', 'local', '-e', 'ansible_python_interpreter=%s' % wrapper], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     facts = results['localhost']['ansible_facts']
-    found = find(facts['sockets'], port, inode)
+    found = find_listener(facts['sockets'], port, inode)
     assert len(found) == 1, 'the root-owned listener is still listed'
     assert found[0]['processes'] == [], 'its owner cannot be seen'
     meta = facts['socket_meta']
@@ -103,24 +83,15 @@ def test_unknown_table_is_a_clear_failure():
 
 def test_module_examples_run(tmp_path):
     """Every task in the module's EXAMPLES runs, in order, against localhost."""
-    source = open(os.path.join(REPO, 'plugins', 'modules', 'socket_facts.py')).read()
-    namespace = {}
-    exec(compile(source.split('from ansible.module_utils')[0], 'socket_facts.py', 'exec'), namespace)  # docs only
-    tasks = yaml.safe_load(namespace['EXAMPLES'])
-    playbook = tmp_path / 'examples.yml'
-    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False, 'tasks': tasks}]))
-    proc = run_playbook(str(playbook))
+    proc = run_playbook(local_playbook(tmp_path / 'examples.yml', tasks=plugin_doc('modules/socket_facts.py', 'EXAMPLES')))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'failed=0' in proc.stdout
 
 
 def test_ansible_doc_renders():
-    proc = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'ansible-doc'), 'netaudit.sockets.socket_facts'],
-                          env=ansible_env(), capture_output=True, text=True, check=False, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    page = ansible_doc('module', 'netaudit.sockets.socket_facts')
     for text in ('socket_facts', 'OPTIONS', 'filter', 'tables', 'listening', 'processes', 'EXAMPLES', 'RETURN VALUES', 'socket_meta'):
-        assert text in proc.stdout
-    assert 'ERROR' not in proc.stderr
+        assert text in page
 
 
 def test_psutil_backend_without_psutil_names_the_missing_library():
@@ -142,11 +113,9 @@ def test_proc_backend_and_summary(listener):
     assert facts['socket_summary']['tcp']['total'] >= 1
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to make a network namespace')
+@pytest.mark.root
 def test_netns_option_labels_records(tmp_path):
-    name = 'na-lo-%d' % os.getpid()
-    subprocess.run(['ip', 'netns', 'add', name], check=True)
-    try:
+    with scratch_namespace('na-lo', 'it makes a network namespace for the netns option') as name:
         subprocess.run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], check=True)
         holder = subprocess.Popen(['ip', 'netns', 'exec', name, '/usr/bin/python3', '-c',
                                    'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", 41099)); s.listen(1); '
@@ -164,8 +133,6 @@ def test_netns_option_labels_records(tmp_path):
         finally:
             holder.kill()
             holder.wait()
-    finally:
-        subprocess.run(['ip', 'netns', 'delete', name], check=False)
 
 
 def test_action_plugin_returns_the_records_the_module_returns_on_its_own(listener):
@@ -181,8 +148,8 @@ def test_action_plugin_returns_the_records_the_module_returns_on_its_own(listene
     waited, proc = run_adhoc('localhost', 'netaudit.sockets.socket_facts', 'listening=true summary=false',
                              extra=['-c', 'local', '-B', '60', '-P', '1'])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    ours = find(result['ansible_facts']['sockets'], port, inode)
-    plain = find(waited['localhost']['ansible_facts']['sockets'], port, inode)
+    ours = find_listener(result['ansible_facts']['sockets'], port, inode)
+    plain = find_listener(waited['localhost']['ansible_facts']['sockets'], port, inode)
     assert len(ours) == 1 and ours == plain
     assert set(ours[0]) == set(plain[0]) and 'port_locked' in ours[0]
 

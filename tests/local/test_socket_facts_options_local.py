@@ -5,7 +5,6 @@
 """Real ansible runs of socket_facts on this machine: socket_meta timing and count, the processes option, psutil
 missing on the managed host, and the README's two routes to the short name, followed from outside the repository."""
 
-import glob
 import json
 import os
 import re
@@ -18,13 +17,7 @@ import pytest
 import yaml
 from ansible.module_utils.basic import missing_required_lib
 
-from support.natest import COLLECTIONS, PYENV_ROOT, REPO, VENV_BIN, find_listener, parse_ss, run_adhoc
-
-
-@pytest.fixture()
-def listener(tcp_listener):
-    """This test's listener: its port, inode and fd."""
-    return tcp_listener.getsockname()[1], os.fstat(tcp_listener.fileno()).st_ino, tcp_listener.fileno()
+from support.natest import COLLECTIONS, REPO, VENV_BIN, find_listener, parse_ss, pyenv_pythons, run_adhoc
 
 
 def ss_owners(port, inode):
@@ -43,7 +36,7 @@ def own_comm():
 
 def python_without_psutil():
     """A managed-host Python (3.8+) on which `import psutil` fails, and its sys.executable; (None, None) if none."""
-    candidates = sorted(glob.glob(os.path.join(PYENV_ROOT, 'versions', '3.*', 'bin', 'python'))) + ['/usr/bin/python3']
+    candidates = pyenv_pythons('3') + ['/usr/bin/python3']
     for python in candidates:
         probe = subprocess.run([python, '-c', 'import sys; assert sys.version_info >= (3, 8); print(sys.executable)'],
                                capture_output=True, text=True, check=False, timeout=30)

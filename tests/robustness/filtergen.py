@@ -394,7 +394,7 @@ def dump_records():
     for index, record in enumerate(records):
         if record['family'] in ('inet', 'inet6'):
             record['port_locked'] = bool(index % 2)
-    # Two vsock sockets in the shape _sockdiag_other gives them (this kernel has no vsock_diag to capture from).
+    # Two vsock sockets in the shape _netlink.families gives them (this kernel has no vsock_diag to capture from).
     for local, lport, peer, rport, state in (('*', 1024, '*', -1, 'LISTEN'), ('3', 5000, '2', 1234, 'ESTAB')):
         records.append(_complete(dict(netid='v_str', state=state, family='vsock', local_address=local, local_port=lport,
                                       peer_address=peer, peer_port=rport, inode=900000 + lport), {}))

@@ -23,7 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ansible.errors import AnsibleFilterError  # noqa: E402  (after the path is set)
 
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters  # noqa: E402
-from ansible_collections.netaudit.sockets.plugins.module_utils import _gather, _ssfilter  # noqa: E402
+from ansible_collections.netaudit.sockets.plugins.module_utils import _gather  # noqa: E402
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter, values  # noqa: E402
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError  # noqa: E402
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast  # noqa: E402
 
 from robustness import filtergen  # noqa: E402
@@ -31,7 +33,7 @@ from robustness import filtergen  # noqa: E402
 SIZE = 1 << 20
 STEP_LIMIT = 5.5      # seconds: a step still running then is stopped (the test's bound is 5 s)
 LARGE = 60000        # a large filter that a length limit (if the project has one) should still take
-EXPECTED = (_ssfilter.FilterError, _gather.GatherError, AnsibleFilterError)
+EXPECTED = (FilterError, _gather.GatherError, AnsibleFilterError)
 held = {}       # the parsed filter between steps, and the length of the last error message
 
 
@@ -96,14 +98,14 @@ def _timed(call):
 def main():
     signal.signal(signal.SIGALRM, _alarm)
     text = CASES[sys.argv[1]]()
-    _ssfilter.default_resolver = filtergen.fake_resolver
+    values.default_resolver = filtergen.fake_resolver
     records = filtergen.dump_records()
     facts = filtergen.facts_records()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = {'case': sys.argv[1], 'length': len(text), 'steps': {}}
 
     def parse():
-        held['flt'] = _ssfilter.parse(text, tables=('tcp', 'udp', 'unix'), resolver=filtergen.fake_resolver)
+        held['flt'] = ssfilter.parse(text, tables=('tcp', 'udp', 'unix'), resolver=filtergen.fake_resolver)
 
     def select():
         held['flt'].select(records)

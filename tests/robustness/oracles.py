@@ -5,7 +5,7 @@
 """Robustness tests: run one filter through every in-process entry point and check the invariants and oracles."""
 
 # Entry points, as the module and the filter plugin call them:
-#   _ssfilter.parse (module: _gather.gather; plugin: _ssfilter_fast.compile_filter), SSFilter.state_mask / bytecode /
+#   _ssfilter.ssfilter.parse (module: _gather.gather; plugin: _ssfilter_fast.compile_filter), SSFilter.state_mask / bytecode /
 #   select / match, _ssfilter_fast.FastFilter.select, the plugin function socket_filters.ss_filter, _gather.gather.
 # Oracles:
 #   - errors: only FilterError / GatherError / AnsibleFilterError, whose message names the position;
@@ -29,7 +29,9 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter, values
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
+from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import ALL_STATES
 
@@ -40,9 +42,6 @@ POSITION = re.compile(r'at word \d+|at the end of the filter|\(word \d+\)')
 EPHEMERAL = (32768, 60999)
 KERNEL_SAMPLE = 8        # inet records per filter for the bytecode oracle
 CALL_LIMIT = 1.0          # seconds for one filter through every entry point (hard stop at twice that)
-# ss's table names to the netid of their records (ss -A names, ss's Netid column)
-NETIDS = {'unix_stream': 'u_str', 'unix_dgram': 'u_dgr', 'unix_seqpacket': 'u_seq', 'packet_raw': 'p_raw',
-          'packet_dgram': 'p_dgr', 'netlink': 'nl', 'vsock_stream': 'v_str', 'vsock_dgram': 'v_dgr'}
 
 # --- an INET_DIAG bytecode interpreter, after the kernel's inet_diag_bc_run and inet_diag_bc_audit ---------------------
 
@@ -177,7 +176,7 @@ def check_generated(seed_offset, count, kind, gather_every=0):
     resolved through filtergen's fixed table (the same answers everywhere, and no DNS traffic). Fail the test with
     the report when any check failed; else return the counts."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_ssfilter, 'default_resolver', filtergen.fake_resolver)
+        patch.setattr(values, 'default_resolver', filtergen.fake_resolver)
         fuzzer = Fuzzer(filtergen.seed(seed_offset), gather_every=gather_every)
         fuzzer.run(filtergen.filters(fuzzer.seed, count, kinds=(kind,)))
     if fuzzer.failures:
@@ -254,8 +253,8 @@ class Fuzzer(object):
 
     def parse(self, index, kind, text, tables, parse_tables):
         try:
-            return _ssfilter.parse(text, tables=parse_tables, resolver=filtergen.fake_resolver, ephemeral_range=EPHEMERAL)
-        except _ssfilter.FilterError as exc:
+            return ssfilter.parse(text, tables=parse_tables, resolver=filtergen.fake_resolver, ephemeral_range=EPHEMERAL)
+        except FilterError as exc:
             self.counts['errors'] += 1
             message = str(exc)
             if not message.startswith('filter: ') or not POSITION.search(message):
@@ -292,7 +291,7 @@ class Fuzzer(object):
                               % (record['netid'], record['local_address'], record['local_port'], record['peer_address'],
                                  record['peer_port'], record.get('port_locked'), live, user, kernel, (program or b'').hex()))
                     return
-        except _ssfilter.FilterError as exc:
+        except FilterError as exc:
             if not POSITION.search(str(exc)):
                 self.fail('FilterError without a position', index, kind, text, tables, str(exc)[:400])
 
@@ -326,20 +325,22 @@ class Fuzzer(object):
             if got is not None:
                 self.fail('ss_filter accepted a filter parse refused', index, kind, text, tables, 'plugin tables %s' % (plugin_tables,))
             return
+        # Which records belong to the tables is the vocabulary's answer (its netids are checked against ss's Netid
+        # column in test__table_names.py); the oracle here is SSFilter.select on those records.
         netids = None
         if plugin_tables is not None:
-            netids = set(NETIDS.get(name, name) for name in _ssfilter.expand_tables(plugin_tables))
+            netids = _table_names.netids(ssfilter.expand_tables(plugin_tables))
         try:
             # the FastFilter the plugin has just compiled (lru-cached), on the records a gather run holds
             fast = _ssfilter_fast.compile_filter(text, plugin_tables, EPHEMERAL).select(self.dump)
-        except _ssfilter.FilterError:
+        except FilterError:
             fast = None
         for label, records, result in (('ss_filter', self.facts, got), ('FastFilter', self.dump, fast)):
             if netids is not None:
                 records = [record for record in records if record['netid'] in netids]
             try:
                 want, error = flt.select(records), None
-            except _ssfilter.FilterError as exc:
+            except FilterError as exc:
                 want, error = None, str(exc)
             if (result is None) != (want is None):
                 self.fail('%s and SSFilter disagree on raising' % label, index, kind, text, tables,
@@ -355,16 +356,16 @@ class Fuzzer(object):
         a device word names a device this host lacks (bind_devices, as the module reads it; ss refuses those too)."""
         self.counts['gathers'] += 1
         resolved = _gather.resolve_tables(list(tables))
-        if _ssfilter.expand_tables(resolved) != _ssfilter.expand_tables(tables):
+        if ssfilter.expand_tables(resolved) != ssfilter.expand_tables(tables):
             try:
-                parsed = _ssfilter.parse(text, tables=resolved, resolver=filtergen.fake_resolver)
-            except _ssfilter.FilterError:
+                parsed = ssfilter.parse(text, tables=resolved, resolver=filtergen.fake_resolver)
+            except FilterError:
                 parsed = None
         accepted = parsed is not None
         if accepted:
             try:
                 parsed.bind_devices(None)
-            except _ssfilter.FilterError:
+            except FilterError:
                 accepted = False
         try:
             facts = _gather.gather(tables=list(tables), filter_text=text, processes=False, summary=False)

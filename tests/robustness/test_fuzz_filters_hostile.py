@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import values
 
 from robustness import filtergen, hostile_child, oracles
 
@@ -30,7 +30,7 @@ MESSAGE_LIMIT = 2000            # characters: an error message a person can read
 
 @pytest.fixture(autouse=True)
 def no_dns(monkeypatch):
-    monkeypatch.setattr(_ssfilter, 'default_resolver', filtergen.fake_resolver)
+    monkeypatch.setattr(values, 'default_resolver', filtergen.fake_resolver)
 
 
 @pytest.mark.parametrize('part', range(PARTS))

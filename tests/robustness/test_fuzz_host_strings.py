@@ -7,7 +7,7 @@
 Real records (socket_facts' gather() on sockets this test opens), then 10,000 cases that each replace the host
 strings of the facts (process names, users, interfaces, unix paths, netns labels, owner_unknown, socket_meta's
 reasons and notes; now and then netid, state, family or an inet address) with hostile ones (hoststr_gen). Each
-case: port_audit under one of several policies, every format of _reports.render for a fleet of the hostile host and
+case: port_audit under one of several policies, every format of _reports.render.render() for a fleet of the hostile host and
 two others (three in every DEEP_EVERY-th case), verdict_line and fleet_line, the socket_diff filter both ways between
 the real and the hostile facts, and port_baseline's line for each diff.
 
@@ -43,8 +43,10 @@ from ansible.errors import AnsibleFilterError
 from markdown_it import MarkdownIt
 
 from ansible_collections.netaudit.sockets.plugins.filter import socket_filters
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy import keys as policy_keys
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy import verdict as policy_verdict
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import common as report_common
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import render as report_render
 
 try:
     from ansible_collections.netaudit.sockets.plugins.action import port_drift
@@ -112,9 +114,9 @@ def _policies(ports):
     forbid_all = {'forbidden': [{'process': '*'}, {'user': '*'}, {'netns': '*'}]}
     found = [closed, open_world, forbid_all, {}]
     # The switch for rules that need an owner (docs/policy.md), once the policy knows it.
-    if 'unknown_owner' in getattr(_policy, 'POLICY_KEYS', ()):
+    if 'unknown_owner' in getattr(policy_keys, 'POLICY_KEYS', ()):
         found.append(dict(closed, name='unknown owners ignored', unknown_owner='ignore'))
-    if 'unknown_owner' in getattr(_policy, 'RULE_KEYS', ()):
+    if 'unknown_owner' in getattr(policy_keys, 'RULE_KEYS', ()):
         found.append(dict(forbid_all, allowed=[{'process': 'python*', 'unknown_owner': 'ignore'}]))
     return found
 
@@ -129,7 +131,7 @@ def world():
     # The other host of the fleet: four real inet records, no mutation.
     inet = [index for index, record in enumerate(facts['sockets']) if record['family'] in ('inet', 'inet6')][:4]
     other = hoststr_gen.apply(facts, inet, [])
-    clean = [_policy.port_audit(other, policy, now=NOW) for policy in policies]
+    clean = [policy_verdict.port_audit(other, policy, now=NOW) for policy in policies]
     return {'facts': facts, 'paths': hoststr_gen.string_paths(facts), 'policies': policies, 'clean': clean}
 
 
@@ -355,7 +357,7 @@ def run_case(world, case, structural, deep):
 
     verdict = None
     try:
-        verdict = _policy.port_audit(facts, world['policies'][policy_index], now=NOW)
+        verdict = policy_verdict.port_audit(facts, world['policies'][policy_index], now=NOW)
     except Exception as exc:  # pylint: disable=broad-except  # any exception is the finding
         failed('port_audit', exc)
     if verdict is not None:
@@ -371,25 +373,25 @@ def run_case(world, case, structural, deep):
         if deep:
             verdicts['web1'] = world['clean'][policy_index]
         try:
-            for host in _reports.hosts_of(verdicts):
-                bad = _first_unsafe(_reports.verdict_line(host), UNSAFE_LINE)
+            for host in report_common.hosts_of(verdicts):
+                bad = _first_unsafe(report_common.verdict_line(host), UNSAFE_LINE)
                 if bad:
                     problems.append(('verdict_line: raw control character', bad))
-            bad = _first_unsafe(_reports.fleet_line(_reports.hosts_of(verdicts)), UNSAFE_LINE)
+            bad = _first_unsafe(report_common.fleet_line(report_common.hosts_of(verdicts)), UNSAFE_LINE)
             if bad:
                 problems.append(('fleet_line: raw control character', bad))
         except Exception as exc:  # pylint: disable=broad-except
             failed('verdict_line', exc)
         twins = twin(verdicts, {})
-        for fmt in _reports.FORMATS:
+        for fmt in report_common.FORMATS:
             try:
-                out = _reports.render(verdicts, fmt, title='Port audit')
+                out = report_render.render(verdicts, fmt, title='Port audit')
             except Exception as exc:  # pylint: disable=broad-except
                 failed('render %s' % fmt, exc)
                 continue
             try:
                 # The twin of the JSON is not needed; HTML and JUnit are compared with theirs in the deep cases.
-                twin_out = _reports.render(twins, fmt, title='Port audit') if fmt in TWIN_ALWAYS or deep else None
+                twin_out = report_render.render(twins, fmt, title='Port audit') if fmt in TWIN_ALWAYS or deep else None
                 problems += check_report(fmt, out, twin_out, deep)
             except Exception as exc:  # pylint: disable=broad-except  # a report a parser refuses
                 problems.append(('%s: the report (or its twin) does not parse (%s)' % (fmt, type(exc).__name__),
@@ -522,8 +524,8 @@ def test_the_oracles_see_an_unescaped_report(world):
     fails them, the twin of a clean report passes them."""
     verdicts = {'web1': world['clean'][0]}
     twins = twin(verdicts, {})
-    for fmt in _reports.FORMATS:
-        assert check_report(fmt, _reports.render(twins, fmt), _reports.render(twins, fmt)) == []
+    for fmt in report_common.FORMATS:
+        assert check_report(fmt, report_render.render(twins, fmt), report_render.render(twins, fmt)) == []
     assert check_report('markdown', '| a |\n|---|\n| x | ![](//x/a) |\n', '| a |\n|---|\n| S0 |\n')
     assert check_report('markdown', 'a *b*\n', 'a S0\n')
     assert check_report('html', '<p title="" onmouseover="x">a</p>\n', '<p title="">S0</p>\n')
@@ -546,7 +548,7 @@ def test_the_harness_reports_exceptions_and_accepts_clear_errors(world, monkeypa
     def refuse(*args, **kwargs):
         raise ValueError('sockets[0]: local_address "\x1b[2J" is not an IP address')
 
-    monkeypatch.setattr(_policy, 'port_audit', refuse)
+    monkeypatch.setattr(policy_verdict, 'port_audit', refuse)
     found = [signature for signature, _detail in run_case(world, (0, inet, []), True, True)]
     assert found == ['port_audit: error message with a raw control character'], found
     found = [signature for signature, _detail in run_case(world, (0, inet, []), False, True)]
@@ -556,6 +558,6 @@ def test_the_harness_reports_exceptions_and_accepts_clear_errors(world, monkeypa
     def broken(verdicts, fmt, title=None):
         raise RuntimeError('broken renderer')
 
-    monkeypatch.setattr(_reports, 'render', broken)
+    monkeypatch.setattr(report_render, 'render', broken)
     found = [signature.split(' at ')[0] for signature, _detail in run_case(world, (0, inet, []), False, True)]
-    assert sorted(found) == sorted('render %s: RuntimeError' % fmt for fmt in _reports.FORMATS), found
+    assert sorted(found) == sorted('render %s: RuntimeError' % fmt for fmt in report_common.FORMATS), found

@@ -169,23 +169,23 @@ def test_owner_walk_when_a_process_an_fd_and_a_name_vanish(monkeypatch):
 # --- a namespace that goes away between resolution and entry -----------------------------------------------------
 
 def _netns_module():
-    from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
-    return _netns
+    from ansible_collections.netaudit.sockets.plugins.module_utils._netns import resolving
+    return resolving
 
 
 def test_namespace_deleted_between_resolution_and_entry(monkeypatch):
     """`ip netns delete` runs right after netns= was resolved: the run succeeds, complete false, and a reason names
     the namespace; no record claims to come from it."""
-    _netns = _netns_module()
+    resolving = _netns_module()
     with scratch_namespace('na-rb-gone', 'it deletes a namespace in the middle of a gather') as name:
-        real_resolve = _netns.resolve
+        real_resolve = resolving.resolve
 
         def resolve_then_delete(*args, **kwargs):
             found = real_resolve(*args, **kwargs)
             subprocess.run(['ip', 'netns', 'delete', name], check=True)
             return found
 
-        monkeypatch.setattr(_netns, 'resolve', resolve_then_delete)
+        monkeypatch.setattr(resolving, 'resolve', resolve_then_delete)
         facts = _gather.gather(tables=['tcp', 'udp'], netns=name, summary=False)
     meta = facts['socket_meta']
     assert meta['complete'] is False
@@ -197,7 +197,7 @@ def test_namespace_deleted_between_resolution_and_entry(monkeypatch):
 @needs_root
 def test_namespace_of_a_process_that_exits_between_resolution_and_entry(monkeypatch):
     """netns=/proc/PID/ns/net of a process (alone in its namespace) killed after resolution: the same outcome."""
-    _netns = _netns_module()
+    resolving = _netns_module()
     holder = subprocess.Popen(unshared(['sleep', '60']))
     try:
         path = '/proc/%d/ns/net' % holder.pid
@@ -205,7 +205,7 @@ def test_namespace_of_a_process_that_exits_between_resolution_and_entry(monkeypa
             if os.path.exists(path) and os.stat(path).st_ino != os.stat('/proc/self/ns/net').st_ino:
                 break
             time.sleep(0.02)
-        real_resolve = _netns.resolve
+        real_resolve = resolving.resolve
 
         def resolve_then_kill(*args, **kwargs):
             found = real_resolve(*args, **kwargs)
@@ -213,7 +213,7 @@ def test_namespace_of_a_process_that_exits_between_resolution_and_entry(monkeypa
             holder.wait()
             return found
 
-        monkeypatch.setattr(_netns, 'resolve', resolve_then_kill)
+        monkeypatch.setattr(resolving, 'resolve', resolve_then_kill)
         facts = _gather.gather(tables=['tcp'], netns=path, summary=False)
     finally:
         if holder.poll() is None:

@@ -6,7 +6,7 @@
 
 Each run must print one JSON object: facts with changed false, or failed with a msg; never a traceback, an
 `exception` key or text that is not JSON. The oracle is the filter language itself, in this process: the module fails
-exactly for the filters that _ssfilter.parse refuses, with the same message, and every socket it returns matches."""
+exactly for the filters that _ssfilter.ssfilter.parse refuses, with the same message, and every socket it returns matches."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import concurrent.futures
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
 
 from robustness import filtergen
 from robustness.modulerun import problems_with, run_module
@@ -42,8 +43,8 @@ def expected(text, tables):
     try:
         # As the module reads it: parsed, then its device words read on this host (a device it lacks is refused, as
         # ss refuses it; test__ssfilter_dev_host.py checks that step against the real ss).
-        return None, _ssfilter.parse(text, tables=_gather.resolve_tables(list(tables))).bind_devices(None)
-    except _ssfilter.FilterError as exc:
+        return None, ssfilter.parse(text, tables=_gather.resolve_tables(list(tables))).bind_devices(None)
+    except FilterError as exc:
         return str(exc), None
     except Exception as exc:  # pylint: disable=broad-except  # the in-process fuzzing reports these
         return 'crash: %s: %s' % (type(exc).__name__, exc), None
@@ -81,7 +82,7 @@ def test_filters_through_the_module_process():
             sockets = result['ansible_facts']['sockets']
             try:
                 kept = flt.select(sockets) if flt is not None else sockets
-            except _ssfilter.FilterError:
+            except FilterError:
                 kept = sockets        # `dev INDEX`: the records no longer carry the index, the module checked it
             if len(kept) != len(sockets):
                 found.append('%d of the %d sockets returned do not match the filter' % (len(sockets) - len(kept), len(sockets)))

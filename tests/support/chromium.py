@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Test support: the HTML fleet report as a real headless Chromium renders it (the DOM after the page's scripts ran),
-and the check that its matrix holds every host and every listening port of the verdicts."""
+its elements (DOM, also for a report as rendered, without a browser), and the check that its matrix holds every host
+and every listening port of the verdicts."""
 
 import shutil
 import subprocess
@@ -14,7 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import common as report_common
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.html import CELL_STATUSES
 
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                   '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -72,7 +74,7 @@ class DOM(HTMLParser):
 def check_matrix(dom, verdicts):
     """Every host is a row and every port of its listening sockets a column, with a cell coloured by the verdict."""
     hosts = [h['attrs']['data-host'] for h in dom.find('tr') if 'data-host' in h['attrs']]
-    assert hosts == [host.name for host in _reports.hosts_of(verdicts)]
+    assert hosts == [host.name for host in report_common.hosts_of(verdicts)]
     columns = [th['attrs']['data-port'] for th in dom.find('th') if 'data-port' in th['attrs']]
     for host, verdict in verdicts.items():
         if not verdict:
@@ -86,6 +88,6 @@ def check_matrix(dom, verdicts):
             cell = dom.find('td', data_host=host, data_port=port)
             assert len(cell) == 1, (host, port)
             status = cell[0]['attrs']['data-status']
-            assert status in _reports.CELL_STATUSES and 'st-' + status in cell[0]['attrs']['class']
+            assert status in CELL_STATUSES and 'st-' + status in cell[0]['attrs']['class']
             assert entry['endpoint'] in cell[0]['attrs']['title']
     return columns

@@ -2,15 +2,19 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Test support: netlink messages built by hand or captured from the kernel, a scripted stand-in for the kernel's
-sock_diag socket, and whether the real one is here."""
+"""Test support: netlink messages built by hand or captured from the kernel (and the main() of the scripts that
+capture them), a scripted stand-in for the kernel's sock_diag socket, and whether the real one is here."""
 
 import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 
 import pytest
+
+from support.scratch_netns import network_namespace
 
 NETLINK_SOCK_DIAG = 4
 
@@ -68,6 +72,24 @@ def capture_dump(body, seq):
                 finished = finished or kind in (2, 3)
                 offset += (length + 3) & ~3
     return b''.join(chunks), error
+
+
+def capture_main(argv, script, prefix, inside, arguments=lambda: ()):
+    """main() of a capture script (tests/unit/plugins/module_utils/fixtures/capture_sockdiag*.py): `SCRIPT [OUTDIR]`
+    (root; OUTDIR defaults to the script's folder) runs SCRIPT again inside a new network namespace PREFIX-<random>,
+    always deleted, as `SCRIPT --inside ARGUMENTS... OUTDIR`, which calls inside(OUTDIR, *ARGUMENTS). arguments()
+    gives what the inside run needs from outside the namespace. Returns the exit status."""
+    if len(argv) > 1 and argv[1] == '--inside':
+        inside(argv[-1], *argv[2:-1])
+        return 0
+    if os.geteuid() != 0:
+        sys.stderr.write('%s must run as root (it makes a network namespace)\n' % os.path.basename(script))
+        return 1
+    outdir = os.path.abspath(argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(script)))
+    with network_namespace(prefix, tools=('ip',)) as namespace:
+        subprocess.run(['ip', 'netns', 'exec', namespace, sys.executable, os.path.abspath(script), '--inside']
+                       + list(arguments()) + [outdir], check=True)
+    return 0
 
 
 class ScriptedNetlink(object):

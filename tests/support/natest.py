@@ -2,8 +2,10 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Test support: run real ansible from the project's venv, and read the real ss."""
+"""Test support: run real ansible from the project's venv, find the pyenv Pythons a managed host may run the module
+with, and read the real ss."""
 
+import glob
 import json
 import os
 import re
@@ -11,12 +13,27 @@ import shutil
 import subprocess
 import tempfile
 
+import yaml
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(REPO, '.venv', 'bin')
 COLLECTIONS = os.path.join(REPO, '.cache', 'collections')
-# Where pyenv keeps its Pythons (the module is run with several of them).
+# Where pyenv keeps its Pythons (the module is run with several of them). pyenv may be missing (a user other than
+# the one it was installed for): then its usual places.
 PYENV_ROOT = ((subprocess.run(['pyenv', 'root'], capture_output=True, text=True, check=False).stdout.strip() if shutil.which('pyenv') else '')
               or os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv'))
+
+
+def pyenv_pythons(version='3'):
+    """The interpreters of the pyenv Pythons VERSION.* ('3.8': every 3.8.x; '3': every 3.x), in the order of their
+    paths."""
+    return sorted(glob.glob(os.path.join(PYENV_ROOT, 'versions', version + '.*', 'bin', 'python')))
+
+
+def pyenv_python(version):
+    """The interpreter of the last pyenv Python VERSION.* ('3.8' -> .../versions/3.8.18/bin/python), or None."""
+    found = pyenv_pythons(version)
+    return found[-1] if found else None
 
 
 def ansible_env(**extra):
@@ -36,8 +53,9 @@ def ansible_env(**extra):
     return env
 
 
-def run_adhoc(pattern, module, args=None, inventory='localhost,', extra=(), env=None, timeout=120):
-    """Run `ansible PATTERN -m MODULE -a ARGS`; return ({host: result}, CompletedProcess).
+def run_adhoc(pattern, module, args=None, inventory='localhost,', extra=(), env=None, timeout=120, wrap=None):
+    """Run `ansible PATTERN -m MODULE -a ARGS` (WRAP(argv): the command line that runs it, such as
+    scratch_netns.unshared's); return ({host: result}, CompletedProcess).
 
     Results come from ansible's tree callback, one JSON file per host, so the parsing does not depend on stdout.
     """
@@ -47,6 +65,8 @@ def run_adhoc(pattern, module, args=None, inventory='localhost,', extra=(), env=
         if args:
             argv += ['-a', args]
         argv += list(extra)
+        if wrap is not None:
+            argv = wrap(argv)
         proc = subprocess.run(argv, env=env or ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
         results = {}
         for host in os.listdir(tree):
@@ -60,6 +80,40 @@ def run_adhoc(pattern, module, args=None, inventory='localhost,', extra=(), env=
 def run_playbook(path, inventory='localhost,', extra=(), env=None, timeout=300):
     argv = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory, path] + list(extra)
     return subprocess.run(argv, env=env or ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def ansible_doc(kind, name):
+    """The page `ansible-doc -t KIND NAME` prints with the project's environment, once it has rendered (exit 0)
+    with no ERROR or WARNING."""
+    proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-doc'), '-t', kind, name], env=ansible_env(),
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert 'ERROR' not in proc.stderr and 'WARNING' not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def local_playbook(path, **play):
+    """Write to PATH a playbook of one play on this machine (localhost, connection local, no fact gathering) with
+    PLAY's keys (tasks, roles, vars ...); PATH as a string, for run_playbook."""
+    with open(str(path), 'w', encoding='utf-8') as handle:
+        handle.write(yaml.safe_dump([dict({'hosts': 'localhost', 'connection': 'local', 'gather_facts': False}, **play)]))
+    return str(path)
+
+
+def plugin_doc(relative, block):
+    """A documentation block (DOCUMENTATION, EXAMPLES, RETURN) of the plugin file RELATIVE to plugins/, as YAML data:
+    a module's string (the file is run up to its first module_utils import, so only its documentation is), or a
+    filter's .yml sidecar (where EXAMPLES is YAML inside a string)."""
+    path = os.path.join(REPO, 'plugins', relative)
+    with open(path, encoding='utf-8') as handle:
+        text = handle.read()
+    if path.endswith('.yml'):
+        value = yaml.safe_load(text)[block]
+    else:
+        namespace = {}
+        exec(compile(text.split('from ansible.module_utils')[0], path, 'exec'), namespace)  # pylint: disable=exec-used
+        value = namespace[block]
+    return yaml.safe_load(value) if isinstance(value, str) else value
 
 
 _USER = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=(\d+)\)')

@@ -2,8 +2,11 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Test support: every network namespace the tests make: a scratch one with a name, always deleted; a process in a
-namespace of its own that no name holds; and a helper script run inside a namespace that answers in JSON.
+"""Test support: every namespace the tests make: a scratch network namespace with a name, always deleted; a process
+in a network or PID namespace of its own that no name holds; a helper script run inside a namespace that answers in
+JSON; and the named network namespaces of the test fleet's hosts (make_namespace, delete_namespace:
+tests/fleet/fleet.py makes them and fleet_plumbing.py finds them again by name to delete them, from whichever process
+tears the fleet down).
 
 network_namespace() is for scripts run outside pytest (it raises NamespaceUnavailable); the tests use
 scratch_namespace(), which skips instead, saying why."""
@@ -42,10 +45,16 @@ def add_namespace(prefix, why='it creates a network namespace', tools=('ip', 'ss
     if reason:
         raise NamespaceUnavailable(reason)
     namespace = '%s-%s' % (prefix, uuid.uuid4().hex[:10])
-    added = subprocess.run(['ip', 'netns', 'add', namespace], check=False, capture_output=True, text=True)
-    if added.returncode:
-        raise NamespaceUnavailable('ip netns add is unavailable here: %s' % added.stderr.strip())
+    make_namespace(namespace)
     return namespace
+
+
+def make_namespace(name):
+    """Make the network namespace NAME, which its maker deletes (delete_namespace); NamespaceUnavailable, with
+    ip's words, when it cannot be made."""
+    added = subprocess.run(['ip', 'netns', 'add', name], check=False, capture_output=True, text=True)
+    if added.returncode:
+        raise NamespaceUnavailable('ip netns add %s failed: %s' % (name, added.stderr.strip()))
 
 
 def delete_namespace(namespace):
@@ -76,12 +85,18 @@ def scratch_namespace(prefix, why='it creates a network namespace', tools=('ip',
         delete_namespace(namespace)
 
 
-def unshared(argv):
-    """ARGV run by `unshare --net`: in a network namespace of its own that no name holds, gone when the process ends
-    (skips the test when there is no unshare command)."""
+# unshare's options for a PID namespace of its own: the command runs as its PID 1, with a /proc that shows only the
+# processes of that namespace.
+PID_NAMESPACE = ('--pid', '--fork', '--mount-proc')
+
+
+def unshared(argv, namespaces=('--net',)):
+    """ARGV run by `unshare NAMESPACES`: by default in a network namespace of its own that no name holds, gone when
+    the process ends; with PID_NAMESPACE in a PID namespace of its own (skips the test when there is no unshare
+    command)."""
     if not shutil.which('unshare'):
         pytest.skip('needs the unshare command')
-    return ['unshare', '--net'] + list(argv)
+    return ['unshare'] + list(namespaces) + list(argv)
 
 
 def run_helper(namespace, helper, *args, timeout=300):

@@ -15,7 +15,8 @@ def inode(sock):
 
 
 class SocketScenario(object):
-    """Holds the sockets it opens until close(); `expected` lists the records the kernel should show for them.
+    """Holds the sockets it opens until close() (or the end of a `with` block); `expected` lists the records the kernel
+    should show for them.
 
     A subclass opens its sockets in open(), which __init__ calls: when it fails, everything opened so far is closed."""
 
@@ -35,6 +36,12 @@ class SocketScenario(object):
         for sock in self.keep:
             sock.close()
         self.keep = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     def _socket(self, family, kind, protocol=0):
         sock = socket.socket(family, kind, protocol)
@@ -58,9 +65,31 @@ class SocketScenario(object):
         sock.listen(backlog)
         return sock
 
-    def _pair(self, family, listener, target, payload=b''):
-        """A connected client and its accepted peer; payload is sent by the client and left unread."""
-        client = self._socket(family, socket.SOCK_STREAM)
+    def _udp_binds(self, base):
+        """The UDP sockets that every reader is checked on, bound to ports BASE+1 to BASE+5: (any4 on 0.0.0.0, conn4
+        on 127.0.0.1 connected to any4, dual on :: for both families, only6 on :: for IPv6 only, conn6 on ::1
+        connected to dual)."""
+        inet, inet6, dgram = socket.AF_INET, socket.AF_INET6, socket.SOCK_DGRAM
+        any4 = self._socket(inet, dgram)
+        any4.bind(('0.0.0.0', base + 1))
+        conn4 = self._socket(inet, dgram)
+        conn4.bind(('127.0.0.1', base + 2))
+        conn4.connect(('127.0.0.1', base + 1))
+        dual = self._socket(inet6, dgram)
+        dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        dual.bind(('::', base + 3))
+        only6 = self._socket(inet6, dgram)
+        only6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        only6.bind(('::', base + 4))
+        conn6 = self._socket(inet6, dgram)
+        conn6.bind(('::1', base + 5))
+        conn6.connect(('::1', base + 3))
+        return any4, conn4, dual, only6, conn6
+
+    def _pair(self, family, listener, target, payload=b'', kind=socket.SOCK_STREAM):
+        """A connected client and its accepted peer (stream or seqpacket, of any family); payload is sent by the
+        client and left unread."""
+        client = self._socket(family, kind)
         client.connect(target)
         server = listener.accept()[0]
         self.keep.append(server)

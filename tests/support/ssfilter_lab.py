@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter_terms
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import values
 from support.scratch_netns import scratch_namespace
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -173,7 +173,7 @@ class Lab(object):
     def __init__(self, namespace):
         self.namespace = namespace
         self.cgroup_name = 'na-f-cg-%s' % namespace[5:]
-        cgroup_root = _ssfilter_terms.cgroup2_mount()
+        cgroup_root = values.cgroup2_mount()
         self.cgroup_dir = os.path.join(cgroup_root, self.cgroup_name) if cgroup_root else None
 
 

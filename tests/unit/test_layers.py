@@ -4,10 +4,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The layer rules of docs/architecture.md, checked on the imports of every file under plugins/ (read with ast):
 
-1. host code (plugins/module_utils) imports no controller code (plugin_utils, action, filter) and nothing of
-   ansible outside ansible.module_utils; each folder of plugins/ imports only the folders below it;
-2. every module_utils file is reached from a module (so no controller-only file stays among the host code);
-3. the import graph inside plugins/ has no cycle.
+1. host code (plugins/module_utils, its packages included) imports no controller code (plugin_utils, action,
+   filter) and nothing of ansible outside ansible.module_utils; each folder of plugins/ imports only the folders
+   below it;
+2. every module_utils file, each file of its packages too, is reached from a module (so no controller-only file
+   stays among the host code);
+3. the import graph of the files inside plugins/ has no cycle (a cycle between the files of one package counts);
+4. a folder of module_utils or plugin_utils that holds Python files is a package (it has an `__init__.py`), and
+   every `__init__.py` holds no code: a docstring at most, so nothing is imported or defined there and every name
+   has one place (its file), imported by its full name.
 
 The checks are functions of a tree, so the cases at the end run them on small trees that break each rule."""
 
@@ -47,8 +52,8 @@ def module_name(path):
 
 
 def imported_names(root, path):
-    """The dotted names `path` imports, anywhere in the file (functions and guarded imports too), relative imports
-    resolved: `from X import a` gives X.a when that is a file of the collection, else X."""
+    """The dotted names `path` imports, anywhere in the file (functions, guarded and type-checking imports too),
+    relative imports resolved: `from X import a` gives X.a when that is a file (or package) of the collection, else X."""
     tree = ast.parse(open(os.path.join(root, path), 'rb').read(), path)
     package = module_name(path) if path.endswith('__init__.py') else module_name(path).rsplit('.', 1)[0]
     names = []
@@ -134,7 +139,8 @@ def unreached_host_files(root):
 
 
 def cycle(root):
-    """One import cycle inside plugins/ as a list of files (first file repeated at the end), or None (rule 3)."""
+    """One import cycle inside plugins/ as a list of files (first file repeated at the end), or None (rule 3). The
+    files of a package are nodes like any other, so two files of one package that import each other are a cycle."""
     graph = import_graph(root)
     state = {}
 
@@ -160,6 +166,37 @@ def cycle(root):
     return None
 
 
+# The folders of plugins/ whose subfolders are packages of shared code (rule 4).
+SHARED = ('module_utils', 'plugin_utils')
+
+
+def _has_code(tree):
+    """Whether a parsed file holds anything but a docstring (comments are not in the tree)."""
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return bool(body)
+
+
+def package_problems(root):
+    """What breaks rule 4: (path, what is wrong) for a folder of shared code without an __init__.py, and for an
+    __init__.py that holds code."""
+    bad = []
+    for path in python_files(root):
+        parts = path.split(os.sep)
+        folder = os.path.dirname(path)
+        if len(parts) > 3 and parts[1] in SHARED and not os.path.isfile(os.path.join(root, folder, '__init__.py')):
+            bad.append((folder, 'a folder of Python files without __init__.py (not a package)'))
+        if parts[-1] == '__init__.py' and _has_code(ast.parse(open(os.path.join(root, path), 'rb').read(), path)):
+            bad.append((path, 'holds code (imports, names or statements): a package __init__.py holds a docstring only'))
+    return sorted(set(bad))
+
+
+def packages(root):
+    """The package folders under plugins/, as paths relative to root."""
+    return sorted(os.path.dirname(path) for path in python_files(root) if os.path.basename(path) == '__init__.py')
+
+
 def test_the_collection_is_seen():
     """The checks read the real tree: the module, the host code and the controller code, with imports between them."""
     graph = import_graph(REPO)
@@ -168,6 +205,10 @@ def test_the_collection_is_seen():
     assert any(folder_of(target) == 'module_utils' for path, targets in graph.items() if folder_of(path) == 'plugin_utils'
                for target in targets)
     assert len(host_files(REPO)) > 10
+    # The packages of host code and controller code are read with their files.
+    assert os.path.join('plugins', 'module_utils', '_procnet') in packages(REPO)
+    assert os.path.join('plugins', 'module_utils', '_procnet', 'reader.py') in host_files(REPO)
+    assert any(os.path.dirname(path).startswith(os.path.join('plugins', 'plugin_utils') + os.sep) for path in graph)
 
 
 def test_host_code_imports_only_host_code_and_each_layer_only_lower_ones():
@@ -180,6 +221,10 @@ def test_every_module_utils_file_runs_on_the_host():
 
 def test_no_import_cycle_in_plugins():
     assert cycle(REPO) is None
+
+
+def test_packages_have_an_init_that_holds_no_code():
+    assert package_problems(REPO) == []
 
 
 # Small trees that break each rule: the checks find what is wrong.
@@ -238,3 +283,74 @@ def test_a_cycle_is_found(tmp_path):
     files = dict(GOOD, **{'plugins/module_utils/_b.py': 'from ._a import x\n'})
     found = cycle(make_tree(tmp_path, files))
     assert found[0] == found[-1] and sorted(found[1:]) == ['plugins/module_utils/_a.py', 'plugins/module_utils/_b.py']
+
+
+# A package of host code and one of controller code, each reached and without a cycle, their __init__.py a docstring.
+DOC = '"""A package: what it holds, file by file."""\n'
+PACKAGES = dict(GOOD, **{
+    'plugins/module_utils/_b.py': 'from ansible_collections.netaudit.sockets.plugins.module_utils._p import first\n',
+    'plugins/module_utils/_p/__init__.py': '# a licence header\n' + DOC,
+    'plugins/module_utils/_p/first.py': 'from . import second\n',
+    'plugins/module_utils/_p/second.py': 'from ansible_collections.netaudit.sockets.plugins.module_utils._p.third import x\n',
+    'plugins/module_utils/_p/third.py': 'import os\n',
+    'plugins/plugin_utils/_r/__init__.py': DOC,
+    'plugins/plugin_utils/_r/one.py': 'from .two import y\nfrom ...module_utils._p.third import z\n',
+    'plugins/plugin_utils/_r/two.py': '',
+    'plugins/plugin_utils/_c.py': MU % '_b' + 'from ._r.one import y\n',
+})
+
+
+def test_a_good_tree_with_packages_passes(tmp_path):
+    root = make_tree(tmp_path, PACKAGES)
+    assert (layer_violations(root), unreached_host_files(root), cycle(root), package_problems(root)) == ([], [], None, [])
+    assert 'plugins/module_utils/_p/third.py' in host_files(root)
+    assert packages(root) == ['plugins/module_utils/_p', 'plugins/plugin_utils/_r']
+
+
+def test_a_package_file_no_module_reaches_is_found(tmp_path):
+    files = dict(PACKAGES, **{'plugins/module_utils/_p/fourth.py': '',
+                              'plugins/plugin_utils/_r/two.py': 'from ...module_utils._p import fourth\n'})
+    assert unreached_host_files(make_tree(tmp_path, files)) == ['plugins/module_utils/_p/fourth.py']
+
+
+@pytest.mark.parametrize('path, text', [
+    ('plugins/module_utils/_p/third.py', 'from . import first\n'),
+    ('plugins/module_utils/_p/third.py', 'def late():\n    from .second import x\n'),
+    ('plugins/module_utils/_p/third.py', 'import ansible_collections.netaudit.sockets.plugins.module_utils._p.first\n'),
+    ('plugins/plugin_utils/_r/two.py', 'from .._r import one\n'),
+])
+def test_a_cycle_between_the_files_of_one_package_is_found(tmp_path, path, text):
+    files = dict(PACKAGES)
+    files[path] = files[path] + text
+    found = cycle(make_tree(tmp_path, files))
+    assert found is not None and found[0] == found[-1] and path in found
+    assert set(os.path.dirname(step) for step in found) == {os.path.dirname(path)}
+
+
+def test_a_host_package_file_that_imports_controller_code_is_found(tmp_path):
+    files = dict(PACKAGES, **{'plugins/module_utils/_p/third.py': 'from ...plugin_utils._r import two\n'})
+    assert layer_violations(make_tree(tmp_path, files)) == [('plugins/module_utils/_p/third.py',
+                                                             PREFIX + 'plugins.plugin_utils._r.two')]
+
+
+@pytest.mark.parametrize('package', ['plugins/module_utils/_p', 'plugins/plugin_utils/_r'])
+@pytest.mark.parametrize('text', [
+    'from .first import x\n',                                  # a re-export
+    'from . import first\n',
+    'import os\n',
+    'NAMES = ("a", "b")\n',
+    'def render():\n    return ""\n',
+    'from __future__ import annotations\n',
+    '__all__ = ()\n',
+])
+def test_code_in_a_package_init_is_found(tmp_path, package, text):
+    files = dict(PACKAGES)
+    files[package + '/__init__.py'] = DOC + text
+    assert [bad[0] for bad in package_problems(make_tree(tmp_path, files))] == [package + '/__init__.py']
+
+
+@pytest.mark.parametrize('package', ['plugins/module_utils/_p', 'plugins/plugin_utils/_r'])
+def test_a_folder_without_init_is_found(tmp_path, package):
+    files = dict((path, text) for path, text in PACKAGES.items() if path != package + '/__init__.py')
+    assert package_problems(make_tree(tmp_path, files)) == [
+        (package, 'a folder of Python files without __init__.py (not a package)')]

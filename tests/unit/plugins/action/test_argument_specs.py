@@ -21,12 +21,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.netaudit.sockets.plugins.action import port_drift
 from ansible_collections.netaudit.sockets.plugins.action import port_reports
 from ansible_collections.netaudit.sockets.plugins.action import port_verdict
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import common as report_common
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _argument_spec
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _baseline_store
 from support.natest import REPO, VENV_BIN, ansible_env
 
-ACTIONS = {'port_verdict': port_verdict, 'port_reports': port_reports, 'port_drift': port_drift}
+ACTIONS = {'port_verdict': port_verdict.ActionModule, 'port_reports': port_reports.ActionModule,
+           'port_drift': port_drift.ActionModule}
 # An option's argument spec key and its value when the key is absent, as ansible reads both.
 ABSENT = {'type': 'str', 'elements': None, 'choices': None, 'default': None, 'required': False, 'aliases': []}
 REQUIRED_ARGS = {'port_verdict': {'policy': {}}, 'port_reports': {'verdicts': {}, 'dest': '/reports'},
@@ -83,24 +84,25 @@ def test_argument_spec_refuses_what_the_documentation_does_not_allow(name, optio
 
 
 def test_report_formats_written_to_files_are_one_list():
-    """One EXTENSIONS (_report): port_reports' formats and the port_audit role's port_audit_report_formats offer
+    """One EXTENSIONS (_reports/common.py): port_reports' formats and the port_audit role's port_audit_report_formats offer
     exactly its formats, in its order. summary is a format of the audit_report filter (one line to show) and is no
     file: port_reports refuses it."""
-    assert port_reports.ARGUMENT_SPEC['formats']['choices'] == list(_reports.EXTENSIONS)
-    assert set(port_reports.ARGUMENT_SPEC['formats']['default']) <= set(_reports.EXTENSIONS)
-    assert set(_reports.EXTENSIONS) == set(_reports.FORMATS) - {'summary'}
+    assert port_reports.ActionModule.ARGUMENT_SPEC['formats']['choices'] == list(report_common.EXTENSIONS)
+    assert set(port_reports.ActionModule.ARGUMENT_SPEC['formats']['default']) <= set(report_common.EXTENSIONS)
+    assert set(report_common.EXTENSIONS) == set(report_common.FORMATS) - {'summary'}
     assert not hasattr(port_reports, 'EXTENSIONS')
     with open(os.path.join(REPO, 'roles', 'port_audit', 'meta', 'argument_specs.yml'), encoding='utf-8') as handle:
         role = yaml.safe_load(handle)['argument_specs']['main']['options']['port_audit_report_formats']
-    assert role['choices'] == list(_reports.EXTENSIONS)
-    assert role['default'] == port_reports.ARGUMENT_SPEC['formats']['default']
-    result = ArgumentSpecValidator(port_reports.ARGUMENT_SPEC).validate(dict(REQUIRED_ARGS['port_reports'], formats=['summary']))
+    assert role['choices'] == list(report_common.EXTENSIONS)
+    assert role['default'] == port_reports.ActionModule.ARGUMENT_SPEC['formats']['default']
+    result = ArgumentSpecValidator(port_reports.ActionModule.ARGUMENT_SPEC).validate(
+        dict(REQUIRED_ARGS['port_reports'], formats=['summary']))
     assert result.error_messages and 'summary' in result.error_messages[0]
 
 
 def test_documented_defaults_are_the_code_defaults():
-    assert port_reports.ARGUMENT_SPEC['title']['default'] == _reports.DEFAULT_TITLE
-    assert port_drift.ARGUMENT_SPEC['max_size']['default'] == _baseline_store.DEFAULT_MAX_SIZE
+    assert port_reports.ActionModule.ARGUMENT_SPEC['title']['default'] == report_common.DEFAULT_TITLE
+    assert port_drift.ActionModule.ARGUMENT_SPEC['max_size']['default'] == _baseline_store.DEFAULT_MAX_SIZE
 
 
 @pytest.mark.parametrize('options, spec', [
@@ -123,3 +125,32 @@ def test_documentation_fails_naming_the_file(tmp_path, monkeypatch):
     for module, problem in (('bare', 'no DOCUMENTATION'), ('scalar', 'DOCUMENTATION is not a YAML mapping')):
         with pytest.raises(ValueError, match='%s.py: %s' % (module, problem)):
             _argument_spec.argument_spec(module)
+
+
+FRAGMENT = '''class ModuleDocFragment(object):
+    DOCUMENTATION = """
+options:
+  a: {description: A., type: int, default: 1}
+  b: {description: B., type: str}
+"""
+    PART = """
+options:
+  c: {description: C., type: bool, default: false}
+"""
+'''
+
+
+def test_documentation_merges_the_collection_fragments(tmp_path, monkeypatch):
+    """The collection's fragments give their options, the module's own keys of an option win (as in ansible-doc),
+    and other collections' fragments (ansible.builtin's attributes) are not read."""
+    monkeypatch.setattr(_argument_spec, 'MODULES', str(tmp_path))
+    monkeypatch.setattr(_argument_spec, 'FRAGMENTS', str(tmp_path))
+    (tmp_path / 'shared.py').write_text(FRAGMENT)
+    (tmp_path / 'mod.py').write_text('DOCUMENTATION = """\nextends_documentation_fragment:\n'
+                                     '  - ansible.builtin.action_common_attributes\n  - netaudit.sockets.shared\n'
+                                     '  - netaudit.sockets.shared.part\noptions:\n  a: {default: 2}\n"""\n')
+    assert _argument_spec.argument_spec('mod') == {'a': {'type': 'int', 'default': 2}, 'b': {'type': 'str'},
+                                                   'c': {'type': 'bool', 'default': False}}
+    (tmp_path / 'other.py').write_text('DOCUMENTATION = """\nextends_documentation_fragment: [netaudit.sockets.shared.nope]\n"""\n')
+    with pytest.raises(ValueError, match=r'shared.py: no ModuleDocFragment.NOPE'):
+        _argument_spec.argument_spec('other')

@@ -27,9 +27,9 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.netaudit.sockets.plugins.module_utils import _bounded
 from ansible_collections.netaudit.sockets.plugins.module_utils import _errors
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from ansible_collections.netaudit.sockets.plugins.module_utils._netlink import transport
+from ansible_collections.netaudit.sockets.plugins.module_utils._netns import calling
 from ansible_collections.netaudit.sockets.plugins.modules import socket_facts
 from support.scratch_netns import scratch_namespace
 
@@ -100,7 +100,7 @@ def test_the_built_in_base_callers_catch_is_kept(name, base):
 
 
 def test_an_os_error_keeps_its_errno_and_a_bounded_read_error_pickles():
-    exc = _sockdiag.SockDiagError(errno.EPERM, 'refused')
+    exc = transport.SockDiagError(errno.EPERM, 'refused')
     assert exc.errno == errno.EPERM and str(exc) == '[Errno %d] refused' % errno.EPERM
     refused = pickle.loads(pickle.dumps(_bounded.BoundedReadError('/proc/net/tcp', 'is a FIFO', errno.EINVAL)))
     assert (str(refused), refused.path, refused.reason, refused.errno) == (
@@ -144,7 +144,7 @@ def test_main_fails_with_a_host_file_error(capsys, monkeypatch):
 
 def test_main_fails_when_the_netlink_backend_is_refused(capsys, monkeypatch):
     def refused(*_args, **_kwargs):
-        raise _sockdiag.SockDiagError(errno.EPERM, 'cannot open a NETLINK_SOCK_DIAG socket for the tcp table: refused')
+        raise transport.SockDiagError(errno.EPERM, 'cannot open a NETLINK_SOCK_DIAG socket for the tcp table: refused')
 
     monkeypatch.setattr(_gather._tables, 'read_netlink', refused)
     assert failed(run_main(capsys, backend='netlink')) == ('[Errno %d] netlink sock_diag is not usable on this host: cannot '
@@ -178,7 +178,7 @@ def namespace():
 @pytest.mark.root
 @pytest.mark.parametrize('raised, told', [
     (KeyError('lost'), "KeyError: 'lost'"),
-    (_sockdiag.SockDiagError(errno.EPERM, 'refused there'), '[Errno %d] refused there' % errno.EPERM),
+    (transport.SockDiagError(errno.EPERM, 'refused there'), '[Errno %d] refused there' % errno.EPERM),
 ])
 def test_an_error_in_another_namespace_is_a_call_error_that_main_reports(capsys, monkeypatch, namespace, raised, told):
     """What _read raised in the namespace's child comes back as NamespaceCallError naming the namespace, raised from
@@ -187,7 +187,7 @@ def test_an_error_in_another_namespace_is_a_call_error_that_main_reports(capsys,
         raise raised
 
     monkeypatch.setattr(_gather, '_read', fail)    # the forked child inherits it
-    with pytest.raises(_netns.NamespaceCallError) as caught:
+    with pytest.raises(calling.NamespaceCallError) as caught:
         _gather.gather(netns=namespace, processes=False)
     assert str(caught.value) == 'in network namespace %s: %s' % (namespace, told)
     assert type(caught.value.__cause__) is type(raised) and vars(caught.value.__cause__) == {}
@@ -199,4 +199,4 @@ def test_a_device_missing_in_another_namespace_stays_a_gather_error(namespace):
     with pytest.raises(_gather.GatherError) as caught:
         _gather.gather(netns=namespace, filter_text='dev = na-er-nodev0', processes=False)
     assert str(caught.value).startswith('filter: no device "na-er-nodev0" in network namespace %s ' % namespace)
-    assert isinstance(caught.value.__cause__, _netns.NamespaceCallError)
+    assert isinstance(caught.value.__cause__, calling.NamespaceCallError)

@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _owners
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from ansible_collections.netaudit.sockets.plugins.module_utils._netlink import inet, transport
 
 
 @pytest.fixture()
@@ -94,14 +94,14 @@ def test_bad_filter_is_a_gather_error():
 
 def test_refused_program_falls_back_to_userspace(monkeypatch, listener):
     port, inode, _fd = listener
-    real = _sockdiag.dump_inet
+    real = inet.dump_inet
 
     def refusing(protocol, family, states, bytecode=None):
         if bytecode:
-            raise _sockdiag.SockDiagError(errno.EINVAL, 'the kernel rejected the filter bytecode')
+            raise transport.SockDiagError(errno.EINVAL, 'the kernel rejected the filter bytecode')
         return real(protocol, family, states, bytecode)
 
-    monkeypatch.setattr(_sockdiag, 'dump_inet', refusing)
+    monkeypatch.setattr(inet, 'dump_inet', refusing)
     facts = _gather.gather(filter_text='sport = :%d' % port)
     assert [r['inode'] for r in facts['sockets']] == [inode]
     meta = facts['socket_meta']
@@ -111,14 +111,14 @@ def test_refused_program_falls_back_to_userspace(monkeypatch, listener):
 
 
 def _without(monkeypatch, protocol):
-    real = _sockdiag.dump_inet
+    real = inet.dump_inet
 
     def lacking(proto, family, states, bytecode=None):
         if proto == protocol:
-            raise _sockdiag.SockDiagError(errno.ENOENT, 'no diag module for protocol %d' % protocol)
+            raise transport.SockDiagError(errno.ENOENT, 'no diag module for protocol %d' % protocol)
         return real(proto, family, states, bytecode)
 
-    monkeypatch.setattr(_sockdiag, 'dump_inet', lacking)
+    monkeypatch.setattr(inet, 'dump_inet', lacking)
 
 
 def test_table_missing_through_a_group_is_incomplete(monkeypatch, listener):
@@ -163,10 +163,10 @@ def test_netlink_unusable_falls_back_to_proc_unless_asked_for(monkeypatch, liste
     port, inode, _fd = listener
 
     def broken(protocol, family, states, bytecode=None):
-        raise _sockdiag.SockDiagError(errno.EPROTONOSUPPORT + 1000, 'netlink is gone')
+        raise transport.SockDiagError(errno.EPROTONOSUPPORT + 1000, 'netlink is gone')
 
-    monkeypatch.setattr(_sockdiag, 'dump_inet', broken)
-    with pytest.raises(_sockdiag.SockDiagError):
+    monkeypatch.setattr(inet, 'dump_inet', broken)
+    with pytest.raises(transport.SockDiagError):
         _gather.gather(backend='netlink')
     facts = _gather.gather(filter_text='sport = :%d' % port)
     assert [r['inode'] for r in facts['sockets']] == [inode]

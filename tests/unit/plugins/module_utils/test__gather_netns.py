@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
+from ansible_collections.netaudit.sockets.plugins.module_utils._netns import calling
 from support.scratch_netns import scratch_namespace, unshared
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('ip') or not shutil.which('unshare'),
@@ -51,14 +51,14 @@ def lab():
 
 
 def test_netns_all_labels_each_namespace_and_reports_the_vanished_one(lab, monkeypatch):
-    real_call_in = _netns.call_in
+    real_call_in = calling.call_in
 
     def deleting_first(namespace, func, *args, **kwargs):
         if namespace.label == lab['gone']:
             subprocess.run(['ip', 'netns', 'delete', lab['gone']], check=True)
         return real_call_in(namespace, func, *args, **kwargs)
 
-    monkeypatch.setattr(_netns, 'call_in', deleting_first)
+    monkeypatch.setattr(calling, 'call_in', deleting_first)
     facts = _gather.gather(tables=['tcp'], listening=True, netns='all')
     meta = facts['socket_meta']
     held_label = 'pid %d (python%d.%d)' % (lab['held_pid'], sys.version_info[0], sys.version_info[1])

@@ -4,10 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to netaudit.sockets tests: `gather(proc_root=TREE)`, the module's whole path over a foreign /proc tree.
 
-test__procnet.py tests the reader (`_procnet.read_table`) on the trees under fixtures/procnet/; here the same trees
-go through `_gather.gather()`: backend choice, table selection, states, filters, summary and owners. The oracles
-are the real ss reading the same tree (PROC_ROOT=TREE, ss's own /proc path), the hand-written tree's expected
-records and the captured tree's expected.json (the sockets that were opened when it was copied).
+test__procnet.py tests the reader (`_procnet.reader.read_table`) on the trees under fixtures/procnet/; here the
+same trees go through `_gather.gather()`: backend choice, table selection, states, filters, summary and owners.
+The oracles are the real ss reading the same tree (PROC_ROOT=TREE, ss's own /proc path), the hand-written tree's
+expected records and the captured tree's expected.json (the sockets that were opened when it was copied).
 """
 
 from __future__ import annotations

@@ -25,14 +25,14 @@ import sys
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from ansible_collections.netaudit.sockets.plugins.module_utils._netlink import inet
+from ansible_collections.netaudit.sockets.plugins.module_utils._netns import calling, resolving
 from support.scratch_netns import scratch_namespace, why_unavailable
 
 RUN_DIR = '/run/netns'
 # The directory that holds ansible_collections/, so that a child python imports the same code.
-COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(_netns.__file__), *(['..'] * 5)))
+COLLECTIONS_PATH = os.path.abspath(os.path.join(os.path.dirname(resolving.__file__), *(['..'] * 6)))
 PREFIX = 'na-ns-'
 NAMED_PORT, HELD_PORT, SHORT_LIVED_PORT = 41001, 41002, 41003
 # Opens a TCP listener on 0.0.0.0:PORT (after unsharing the network namespace when asked), says so, and
@@ -133,7 +133,7 @@ def lab():
         made.named_listener = made.start_listener(NAMED_PORT, ('ip', 'netns', 'exec', made.named))
         made.held = made.start_listener(HELD_PORT, mode='unshare')
         made.gone = made.add_namespace('gone')
-        made.namespaces, made.problems = _netns.resolve('all')
+        made.namespaces, made.problems = resolving.resolve('all')
         made.by_label = dict((namespace.label, namespace) for namespace in made.namespaces)
         yield made
     finally:
@@ -142,7 +142,7 @@ def lab():
 
 
 def listeners_in(namespace):
-    records = _netns.call_in(namespace, _sockdiag.dump_inet, 6, socket.AF_INET, _records.ALL_STATES)
+    records = calling.call_in(namespace, inet.dump_inet, 6, socket.AF_INET, _records.ALL_STATES)
     return sorted((r['local_address'], r['local_port'], r['state']) for r in records)
 
 
@@ -176,7 +176,7 @@ def test_call_in_reads_each_namespace_own_sockets(lab):
 def test_a_namespace_deleted_after_resolve_is_gone(lab):
     namespace = lab.by_label[lab.gone]
     assert ip('netns', 'delete', lab.gone).returncode == 0
-    with pytest.raises(_netns.NamespaceGone) as caught:
+    with pytest.raises(calling.NamespaceGone) as caught:
         listeners_in(namespace)
     assert lab.gone in str(caught.value)
     assert isinstance(caught.value, OSError)
@@ -185,24 +185,24 @@ def test_a_namespace_deleted_after_resolve_is_gone(lab):
 @pytest.mark.root
 def test_a_namespace_whose_only_process_exited_is_gone(lab):
     process = lab.start_listener(SHORT_LIVED_PORT, mode='unshare')
-    namespaces, _problems = _netns.resolve('/proc/%d/ns/net' % process.pid)
+    namespaces, _problems = resolving.resolve('/proc/%d/ns/net' % process.pid)
     assert listeners_in(namespaces[0]) == [('0.0.0.0', SHORT_LIVED_PORT, 'LISTEN')]
     lab.stop_process(process)
-    with pytest.raises(_netns.NamespaceGone):
+    with pytest.raises(calling.NamespaceGone):
         listeners_in(namespaces[0])
 
 
 @pytest.mark.root
 def test_a_namespace_by_name_and_by_paths_is_read_once(lab):
-    namespaces, problems = _netns.resolve([lab.named, '/proc/%d/ns/net' % lab.named_listener.pid,
-                                           os.path.join(RUN_DIR, lab.named)])
+    namespaces, problems = resolving.resolve([lab.named, '/proc/%d/ns/net' % lab.named_listener.pid,
+                                              os.path.join(RUN_DIR, lab.named)])
     assert [(n.label, n.path) for n in namespaces] == [(lab.named, os.path.join(RUN_DIR, lab.named))]
     assert problems == []
 
 
 @pytest.mark.root
 def test_gather_in_a_namespace_names_the_owner(lab):
-    facts = _netns.call_in(lab.by_label[lab.named], _gather.gather, tables=['tcp'], processes=True)
+    facts = calling.call_in(lab.by_label[lab.named], _gather.gather, tables=['tcp'], processes=True)
     owners = [(r['local_port'], [p['pid'] for p in r['processes']]) for r in facts['sockets']]
     assert owners == [(NAMED_PORT, [lab.named_listener.pid])]
 
@@ -213,8 +213,8 @@ def test_not_root_other_users_namespaces_are_a_problem_not_an_error(lab):
     python = shutil.which('python3', path='/usr/bin:/bin')
     if not python:
         pytest.skip('needs /usr/bin/python3 to run as nobody')
-    code = ('import json; from ansible_collections.netaudit.sockets.plugins.module_utils import _netns; '
-            'print(json.dumps(_netns.resolve("all")[1]))')
+    code = ('import json; from ansible_collections.netaudit.sockets.plugins.module_utils._netns import resolving; '
+            'print(json.dumps(resolving.resolve("all")[1]))')
     env = dict(os.environ, PYTHONPATH=COLLECTIONS_PATH)
     run = subprocess.run([python, '-c', code], user=65534, group=65534, extra_groups=[], env=env, cwd='/',
                          check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
@@ -234,8 +234,8 @@ def run_dir(tmp_path):
 
 
 def test_nothing_asked_nothing_found(run_dir):
-    assert _netns.resolve(None, run_dir=str(run_dir)) == ([], [])
-    assert _netns.resolve([], run_dir=str(run_dir)) == ([], [])
+    assert resolving.resolve(None, run_dir=str(run_dir)) == ([], [])
+    assert resolving.resolve([], run_dir=str(run_dir)) == ([], [])
 
 
 @pytest.mark.parametrize('spec, words', [
@@ -250,7 +250,7 @@ def test_nothing_asked_nothing_found(run_dir):
 ])
 def test_bad_names_are_value_errors_naming_them(run_dir, spec, words):
     with pytest.raises(ValueError) as caught:
-        _netns.resolve(spec, run_dir=str(run_dir))
+        resolving.resolve(spec, run_dir=str(run_dir))
     for word in words:
         assert word in str(caught.value)
 
@@ -258,18 +258,18 @@ def test_bad_names_are_value_errors_naming_them(run_dir, spec, words):
 def test_a_file_that_is_no_namespace_is_a_value_error(run_dir):
     (run_dir / 'plain').write_text('')
     with pytest.raises(ValueError, match='plain is not a network namespace file'):
-        _netns.resolve('plain', run_dir=str(run_dir))
+        resolving.resolve('plain', run_dir=str(run_dir))
     with pytest.raises(ValueError, match='is not a network namespace file'):
-        _netns.resolve('/etc/hostname', run_dir=str(run_dir))
+        resolving.resolve('/etc/hostname', run_dir=str(run_dir))
     with pytest.raises(ValueError, match='is not a network namespace file'):
-        _netns.resolve('/proc/self/ns/uts', run_dir=str(run_dir))
+        resolving.resolve('/proc/self/ns/uts', run_dir=str(run_dir))
     os.mkfifo(str(run_dir / 'fifo'))     # must be refused without being opened: opening a FIFO would block
     with pytest.raises(ValueError, match='fifo is not a network namespace file'):
-        _netns.resolve('fifo', run_dir=str(run_dir))
+        resolving.resolve('fifo', run_dir=str(run_dir))
 
 
 def test_own_namespace_named_explicitly_is_marked_own(run_dir):
-    namespaces, problems = _netns.resolve(['/proc/self/ns/net', '/proc/%d/ns/net' % os.getpid()], run_dir=str(run_dir))
+    namespaces, problems = resolving.resolve(['/proc/self/ns/net', '/proc/%d/ns/net' % os.getpid()], run_dir=str(run_dir))
     own = os.stat('/proc/self/ns/net')
     assert len(namespaces) == 1 and problems == []
     assert namespaces[0].identity == (own.st_dev, own.st_ino) and namespaces[0].own
@@ -279,7 +279,7 @@ def test_own_namespace_named_explicitly_is_marked_own(run_dir):
 def test_a_name_wins_over_a_path_label(run_dir):
     # A symlink stands in for the bind mount that `ip netns add` makes: both stat as the nsfs file.
     os.symlink('/proc/%d/ns/net' % os.getpid(), str(run_dir / 'mine'))
-    namespaces, problems = _netns.resolve(['/proc/self/ns/net', 'mine'], run_dir=str(run_dir))
+    namespaces, problems = resolving.resolve(['/proc/self/ns/net', 'mine'], run_dir=str(run_dir))
     assert [(n.label, n.path, n.own) for n in namespaces] == [('mine', str(run_dir / 'mine'), True)]
     assert problems == []
 
@@ -302,8 +302,8 @@ def test_all_skips_the_own_namespace_and_reports_stale_names_and_unreadable_proc
         if str(path) == str(proc / '3' / 'ns' / 'net'):
             raise PermissionError(13, 'Permission denied', str(path))
         return real_stat(path, *args, **kwargs)
-    monkeypatch.setattr(_netns.os, 'stat', stat)
-    namespaces, problems = _netns.resolve('all', proc_root=str(proc), run_dir=str(run_dir))
+    monkeypatch.setattr(resolving.os, 'stat', stat)
+    namespaces, problems = resolving.resolve('all', proc_root=str(proc), run_dir=str(run_dir))
     assert namespaces == []
     assert len(problems) == 2
     assert str(run_dir / 'stale') in problems[0] and 'skipped' in problems[0]
@@ -312,13 +312,13 @@ def test_all_skips_the_own_namespace_and_reports_stale_names_and_unreadable_proc
 
 def test_all_without_a_run_dir_or_processes_is_empty(tmp_path):
     (tmp_path / 'proc').mkdir()
-    assert _netns.resolve('all', proc_root=str(tmp_path / 'proc'), run_dir=str(tmp_path / 'none')) == ([], [])
+    assert resolving.resolve('all', proc_root=str(tmp_path / 'proc'), run_dir=str(tmp_path / 'none')) == ([], [])
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason='shows what happens without root; this run is root')
 def test_without_root_entering_is_refused():
     stat = os.stat('/proc/self/ns/net')
-    namespace = _netns.Namespace('own', '/proc/self/ns/net', (stat.st_dev, stat.st_ino))
-    with pytest.raises(_netns.NamespaceError, match='needs root') as caught:
-        _netns.call_in(namespace, os.getpid)
+    namespace = resolving.Namespace('own', '/proc/self/ns/net', (stat.st_dev, stat.st_ino))
+    with pytest.raises(calling.NamespaceError, match='needs root') as caught:
+        calling.call_in(namespace, os.getpid)
     assert caught.value.errno == errno.EPERM

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
+from ansible_collections.netaudit.sockets.plugins.module_utils._netns import resolving
 
 SHAPE = 'netns: expected a namespace name, a path, "all" or a list of them; '
 
@@ -49,7 +49,7 @@ def test_gather_refuses_a_bad_netns_value_naming_it(value, problem):
 @pytest.mark.parametrize('value, problem', BAD, ids=[repr(value)[:30] for value, _problem in BAD])
 def test_resolve_refuses_it_with_the_same_words(value, problem, tmp_path):
     with pytest.raises(ValueError) as caught:
-        _netns.resolve(value, run_dir=str(tmp_path))
+        resolving.resolve(value, run_dir=str(tmp_path))
     assert str(caught.value) == SHAPE + problem
 
 
@@ -58,7 +58,7 @@ def test_resolve_refuses_it_with_the_same_words(value, problem, tmp_path):
     (('blue',), ['blue']),
 ])
 def test_good_values(value, items):
-    assert _netns.option_items(value) == items
+    assert resolving.option_items(value) == items
 
 
 @pytest.mark.parametrize('value', [None, []])
@@ -70,5 +70,5 @@ def test_no_namespaces_asked_reads_the_own_namespace(value):
 def test_a_type_error_comes_before_any_namespace_is_looked_up(tmp_path):
     # The first bad item is named even when an earlier item names a namespace that does not exist.
     with pytest.raises(ValueError) as caught:
-        _netns.resolve(['na-ot-no-such-namespace', 7], run_dir=str(tmp_path))
+        resolving.resolve(['na-ot-no-such-namespace', 7], run_dir=str(tmp_path))
     assert str(caught.value) == SHAPE + 'item 2 of the list is an integer (7)'

@@ -16,7 +16,10 @@ import socket
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _procnet, _records, _sockdiag, _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils import _records
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._netlink import inet
+from ansible_collections.netaudit.sockets.plugins.module_utils._procnet import lost, reader
 from support.procnet_trees import (CAPTURED, CAPTURED_EXPECTED, HAND, HAND_EXPECTED, LOST, MALFORMED, NOIPV6, as_proc_shows,
                                    as_ss_prints_inet, compare_rows, filters, inet_identity, needs_ss, public, ss_unix_state,
                                    sstext, table_of)
@@ -25,29 +28,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def read(table, root):
-    records, problems = _procnet.read_table(table, root)
+    records, problems = reader.read_table(table, root)
     return records, problems
 
 
 # --- the contract -----------------------------------------------------------------------------------------
 
 def test_lost_fields_are_the_ones_the_kernel_formats_lack():
-    assert dict((table, set(keys)) for table, keys in _procnet.LOST_FIELDS.items()) == LOST
-    assert set(_procnet.LOST_FIELDS) == set(_procnet.TABLES)
-    assert dict((table, set(reasons)) for table, reasons in _procnet.LOST_REASONS.items()) == LOST
+    assert dict((table, set(keys)) for table, keys in lost.LOST_FIELDS.items()) == LOST
+    assert set(lost.LOST_FIELDS) == set(reader.TABLES)
+    assert dict((table, set(reasons)) for table, reasons in lost.LOST_REASONS.items()) == LOST
 
 
 def test_lost_reason_is_one_sentence_per_table():
-    assert _procnet.lost_reason('packet') is None
-    assert _procnet.lost_reason('netlink') == ('table netlink read from /proc: peer_address, peer_port are null, '
-                                               'because /proc does not show the peer')
-    assert _procnet.lost_reason('tcp').startswith(
+    assert lost.lost_reason('packet') is None
+    assert lost.lost_reason('netlink') == ('table netlink read from /proc: peer_address, peer_port are null, '
+                                           'because /proc does not show the peer')
+    assert lost.lost_reason('tcp').startswith(
         'table tcp read from /proc: interface, v6only, send_q, mark, cgroup_id, port_locked are null, because ')
 
 
 def test_inet_records_have_the_netlink_readers_keys_in_order():
     with open(os.path.join(HERE, 'fixtures', 'sockdiag_tcp_inet.bin'), 'rb') as handle:
-        netlink = _sockdiag.parse_inet_messages(handle.read(), 6)
+        netlink = inet.parse_inet_messages(handle.read(), 6)
     ours = read('tcp', CAPTURED)[0] + read('udp', CAPTURED)[0] + read('raw', CAPTURED)[0]
     assert netlink and ours
     assert set(tuple(record) for record in ours) == {tuple(netlink[0])}
@@ -63,7 +66,7 @@ def test_other_records_have_every_field_then_ifindex(table):
 
 # --- the captured tree: the sockets of scenario.py ----------------------------------------------------------
 
-@pytest.mark.parametrize('table', _procnet.TABLES)
+@pytest.mark.parametrize('table', reader.TABLES)
 def test_captured_records_are_the_sockets_that_were_opened(table):
     records, problems = read(table, CAPTURED)
     assert problems == []
@@ -78,7 +81,7 @@ def test_captured_records_are_the_sockets_that_were_opened(table):
 
 
 def test_captured_covers_the_cases_that_matter():
-    records = dict((table, read(table, CAPTURED)[0]) for table in _procnet.TABLES)
+    records = dict((table, read(table, CAPTURED)[0]) for table in reader.TABLES)
     tcp = records['tcp']
     assert {'LISTEN', 'ESTAB', 'TIME-WAIT', 'FIN-WAIT-2', 'CLOSE-WAIT'} <= set(r['state'] for r in tcp)
     assert any(r['local_address'] == '::ffff:127.0.0.1' for r in tcp)
@@ -93,7 +96,7 @@ def test_captured_covers_the_cases_that_matter():
 
 # --- hand-written trees (what they hold: HAND_EXPECTED, support/procnet_trees.py) ---------------------------
 
-@pytest.mark.parametrize('table', _procnet.TABLES)
+@pytest.mark.parametrize('table', reader.TABLES)
 def test_hand_written_tree(table):
     records, problems = read(table, HAND)
     assert records == HAND_EXPECTED[table]
@@ -162,15 +165,15 @@ def test_unreadable_file_is_a_problem(tmp_path):
 ])
 def test_unusable_proc_root_raises(root, message):
     with pytest.raises(ValueError) as caught:
-        _procnet.read_table('tcp', root)
+        reader.read_table('tcp', root)
     assert str(caught.value) == message
 
 
 def test_unknown_table_and_file_raise():
     with pytest.raises(ValueError, match='unknown socket table "sctp"'):
-        _procnet.read_table('sctp', CAPTURED)
+        reader.read_table('sctp', CAPTURED)
     with pytest.raises(ValueError, match='unknown /proc/net socket file "tcp7"'):
-        _procnet.parse_text('tcp7', '')
+        reader.parse_text('tcp7', '')
 
 
 def test_unix_names_that_are_not_utf8_keep_their_bytes_as_escapes(tmp_path):
@@ -183,17 +186,17 @@ def test_unix_names_that_are_not_utf8_keep_their_bytes_as_escapes(tmp_path):
         'protocol  size sockets  memory press maxhdr  slab module     cl co di ac io in de sh ss gs se re bi br ha uh gp em\n'
         'UNIX      1152      2      -1   NI       0   yes  kernel      y  n  n  n  n  n  n  n  n  n  n  n  n  n  n  n  n  n\n')
     records, problems = read('unix', str(tmp_path))
-    # As the netlink reader writes them (_sockdiag_other.unix_name_text), and as ss's bytes read back.
+    # As the netlink reader writes them (_netlink.unix.unix_name_text), and as ss's bytes read back.
     assert [r['local_address'] for r in records] == ['/run/bytes-\\xff\\xfe.sock', '@na-pn-\\xff-seq'] and problems == []
 
 
 def test_text_without_header_and_the_old_unix_layout():
     line = '   0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n'
-    records, problems = _procnet.parse_text('tcp', line)
+    records, problems = reader.parse_text('tcp', line)
     assert [(r['local_address'], r['local_port']) for r in records] == [('127.0.0.1', 22)] and problems == []
-    records, problems = _procnet.parse_text('unix', 'Peer RefCount Protocol Flags Type St Inode Path\n')
+    records, problems = reader.parse_text('unix', 'Peer RefCount Protocol Flags Type St Inode Path\n')
     assert records == [] and 'Linux 2.4' in problems[0]
-    assert _procnet.parse_text('netlink', '') == ([], [])
+    assert reader.parse_text('netlink', '') == ([], [])
 
 
 def test_address_words_in_host_order():
@@ -201,11 +204,11 @@ def test_address_words_in_host_order():
     words = ''.join('%08X' % int.from_bytes(socket.inet_pton(socket.AF_INET6, '2001:db8::ffff:1')[i:i + 4],
                                             'little') for i in (0, 4, 8, 12))
     line = '0: %s:0050 %s:0000 0A 00000000:00000000 00:00000000 00000000 0 0 5 1\n' % (words, '0' * 32)
-    [record] = _procnet.parse_text('tcp6', line)[0]
+    [record] = reader.parse_text('tcp6', line)[0]
     assert record['local_address'] == '2001:db8::ffff:1'
     # '::7f00:1' (IPv4-compatible) stays in hex groups, as the netlink reader writes it.
-    [record] = _procnet.parse_text('udp6', '0: %s:0035 %s:0000 07 00000000:00000000 00:00000000 00000000 0 0 6 2\n'
-                                   % ('00000000' * 3 + '0100007F', '0' * 32))[0]
+    [record] = reader.parse_text('udp6', '0: %s:0035 %s:0000 07 00000000:00000000 00:00000000 00000000 0 0 6 2\n'
+                                 % ('00000000' * 3 + '0100007F', '0' * 32))[0]
     assert record['local_address'] == '::7f00:1'
 
 
@@ -292,7 +295,7 @@ def ephemeral_range(root):
 
 def select(text, root=CAPTURED):
     records = read('tcp', root)[0] + read('udp', root)[0]
-    flt = _ssfilter.parse(text, tables=('tcp', 'udp'), ephemeral_range=ephemeral_range(root))
+    flt = ssfilter.parse(text, tables=('tcp', 'udp'), ephemeral_range=ephemeral_range(root))
     return flt.select(records)
 
 

@@ -22,7 +22,8 @@ import textwrap
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _gather, _procnet
+from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
+from ansible_collections.netaudit.sockets.plugins.module_utils._procnet import reader, unix
 from support.scratch_netns import COLLECTIONS, scratch_namespace
 
 FORGED_INODE = 424242
@@ -79,7 +80,7 @@ def _capture(root, with_count):
     for _attempt in range(5):
         for file_name in names:
             shutil.copyfile('/proc/net/' + file_name, os.path.join(root, 'net', file_name))
-        if not with_count or _procnet.unix_count('/proc/net') == _procnet.unix_count(os.path.join(root, 'net')):
+        if not with_count or reader.unix_count('/proc/net') == reader.unix_count(os.path.join(root, 'net')):
             return
     pytest.skip('the number of unix sockets kept changing while it was copied')
 
@@ -123,8 +124,8 @@ def test_without_a_count_the_unattributable_lines_are_left_out_and_said(forging_
 ])
 def test_lines_that_can_be_told_apart_without_a_count(lines, inodes, names):
     problems = []
-    records = _procnet.parse_unix(b'Num       RefCount Protocol Flags    Type St Inode Path\n' + b'\n'.join(lines) + b'\n',
-                                  problems=problems)
+    records = unix.parse_unix(b'Num       RefCount Protocol Flags    Type St Inode Path\n' + b'\n'.join(lines) + b'\n',
+                              problems=problems)
     assert [r['inode'] for r in records] == inodes and [r['local_address'] for r in records] == names
     assert problems == []
 
@@ -134,11 +135,11 @@ def test_protocols_count_is_the_unix_rows():
     code = textwrap.dedent('''
         import json, socket, sys
         sys.path.insert(0, %r)
-        from ansible_collections.netaudit.sockets.plugins.module_utils import _procnet
+        from ansible_collections.netaudit.sockets.plugins.module_utils._procnet import reader
         held = [socket.socket(socket.AF_UNIX, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_SEQPACKET)]
         with open('/proc/net/unix') as handle:
             listed = len(handle.read().splitlines()) - 1
-        print(json.dumps([_procnet.unix_count('/proc/net'), listed]))
+        print(json.dumps([reader.unix_count('/proc/net'), listed]))
     ''' % COLLECTIONS)
     with scratch_namespace('na-ph', tools=('ip',)) as namespace:
         run = subprocess.run(['ip', 'netns', 'exec', namespace, sys.executable, '-c', code], capture_output=True, text=True,

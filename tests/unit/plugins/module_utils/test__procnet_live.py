@@ -6,7 +6,7 @@
 
 A namespace `na-pn-*` is made for the run (fixtures/procnet/netns.py) and deleted afterwards whatever happens;
 fixtures/procnet/helper.py opens the sockets of scenario.py there, on lo only, and reports what read_table, the
-netlink reader (_sockdiag.dump_inet) and the live ss (over netlink) see, and what _ssfilter selects from our
+netlink reader (_netlink.inet.dump_inet) and the live ss (over netlink) see, and what _ssfilter selects from our
 /proc records for every filter of fixtures/procnet/filters.py.
 """
 

@@ -17,10 +17,10 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _netns
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
 from ansible_collections.netaudit.sockets.plugins.module_utils import _records
-from ansible_collections.netaudit.sockets.plugins.module_utils import _sockdiag
+from ansible_collections.netaudit.sockets.plugins.module_utils._netlink import inet
+from ansible_collections.netaudit.sockets.plugins.module_utils._netns import calling, resolving
 from support.scratch_netns import scratch_namespace
 
 pytestmark = pytest.mark.root
@@ -37,7 +37,7 @@ def namespace():
     with scratch_namespace('na-ns-%d-psutil' % os.getpid(), why='it creates a network namespace and enters it',
                            tools=('ip',)) as name:
         ip('-n', name, 'link', 'set', 'lo', 'up')
-        yield _netns.resolve(name)[0][0]
+        yield resolving.resolve(name)[0][0]
 
 
 def open_and_read():
@@ -72,7 +72,7 @@ def open_and_read():
     netlink = []
     for protocol in (6, 17):
         for family in (socket.AF_INET, socket.AF_INET6):
-            netlink.extend(_sockdiag.dump_inet(protocol, family, _records.ALL_STATES))
+            netlink.extend(inet.dump_inet(protocol, family, _records.ALL_STATES))
     for sock in keep:
         sock.close()
     return ours, netlink, lost, problems
@@ -84,7 +84,7 @@ def comparable(records, lost):
 
 
 def test_psutil_and_netlink_agree_on_every_field_psutil_gives(namespace):
-    ours, netlink, lost, _problems = _netns.call_in(namespace, open_and_read)
+    ours, netlink, lost, _problems = calling.call_in(namespace, open_and_read)
     assert len(ours) == 9
     assert comparable(ours, lost) == comparable(netlink, lost)
     states = sorted((r['netid'], r['state']) for r in ours)
@@ -93,7 +93,7 @@ def test_psutil_and_netlink_agree_on_every_field_psutil_gives(namespace):
 
 
 def test_psutil_names_the_owner_that_holds_each_socket(namespace):
-    ours = _netns.call_in(namespace, open_and_read)[0]
+    ours = calling.call_in(namespace, open_and_read)[0]
     pids = set(p['pid'] for r in ours for p in r['processes'])
     assert len(pids) == 1 and pids != {os.getpid()}       # the child that opened them, not this process
     assert all(len(r['processes']) == 1 and r['processes'][0]['fd'] >= 0 for r in ours)

@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets tests: table-driven tests of the ss filter language (_ssfilter)."""
+"""Private to netaudit.sockets tests: table-driven tests of the ss filter language (module_utils/_ssfilter/)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import socket
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter, _ssfilter_terms
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import ALL_STATES, STATE_NUMBERS, new_record
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_bytecode import audit
-
-FilterError = _ssfilter.FilterError
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import conditions, lexer, ssfilter, states, values
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
+from support.bytecode_audit import audit
 
 
 def fake_resolver(name, family):
@@ -31,7 +30,7 @@ def fake_resolver(name, family):
 def parse(text, **kw):
     kw.setdefault('resolver', fake_resolver)
     kw.setdefault('ephemeral_range', (32768, 60999))
-    return _ssfilter.parse(text, **kw)
+    return ssfilter.parse(text, **kw)
 
 
 def bits(*names):
@@ -43,11 +42,11 @@ def bits(*names):
 
 def rec(local, lport, peer='0.0.0.0', pport=0, state='ESTAB', netid='tcp', **extra):
     family = 'inet6' if ':' in local else 'inet'
-    values = dict(netid=netid, state=state, family=family, local_address=local, local_port=lport,
+    fields = dict(netid=netid, state=state, family=family, local_address=local, local_port=lport,
                   peer_address=peer if family == 'inet' or ':' in peer else '::ffff:' + peer, peer_port=pport)
     private = dict((k, extra.pop(k)) for k in list(extra) if k.startswith('_'))
-    values.update(extra)
-    record = new_record(**values)
+    fields.update(extra)
+    record = new_record(**fields)
     record.update(private)
     return record
 
@@ -118,7 +117,7 @@ def test_bytecode_little_things():
 
 
 def test_bytecode_cgroup_and_alternatives():
-    flt = _ssfilter.SSFilter('x', _ssfilter_terms.CgroupCond(0x1122334455, '/x'))
+    flt = ssfilter.SSFilter('x', conditions.CgroupCond(0x1122334455, '/x'))
     assert flt.bytecode(socket.AF_INET).hex(' ') == '0d 0c 10 00 55 44 33 22 11 00 00 00'
     # Two addresses for one name: an OR of alternatives; every one gets room for an IPv6 address, so
     # the kernel accepts the program whichever family comes first.
@@ -147,8 +146,8 @@ STATES = [
     ('excl bucket', False, ALL_STATES & ~bits('SYN-RECV', 'TIME-WAIT')),
     ('state listening state established', False, bits('LISTEN', 'ESTAB')),
     ('state connected exclude time-wait', False, ALL_STATES & ~bits('LISTEN', 'UNCONN', 'TIME-WAIT')),
-    ('exclude all', True, _ssfilter.SS_CONN),
-    ('state established exclude established sport = 22', False, _ssfilter.SS_CONN),
+    ('exclude all', True, states.SS_CONN),
+    ('state established exclude established sport = 22', False, states.SS_CONN),
 ]
 
 
@@ -160,9 +159,9 @@ def test_state_mask(text, listening, mask):
 
 
 @pytest.mark.parametrize('tables,mask', [
-    (('tcp', 'udp'), _ssfilter.SS_CONN), (('udp',), bits('ESTAB')), (('raw',), bits('ESTAB')),
+    (('tcp', 'udp'), states.SS_CONN), (('udp',), bits('ESTAB')), (('raw',), bits('ESTAB')),
     (('u_dgr',), bits('UNCONN')), (('udp', 'unix_dgram'), bits('ESTAB', 'UNCONN')),
-    (('packet', 'netlink'), bits('UNCONN')), (('all',), _ssfilter.SS_CONN | bits('UNCONN')),
+    (('packet', 'netlink'), bits('UNCONN')), (('all',), states.SS_CONN | bits('UNCONN')),
 ])
 def test_empty_state_set_falls_back_to_table_defaults(tables, mask):
     assert parse('exclude all', tables=tables).state_mask() == mask
@@ -228,9 +227,36 @@ def test_grammar(text, expected):
     assert set(name for name, r in SOCKS.items() if flt.match(r)) == expected
 
 
+def test_tree_nodes_and_their_one_flatten():
+    # ss reads and/or left to right with equal precedence: a run of them is left-deep, walked by Junction.chain().
+    tree = parse('sport = 22 or sport = 80 dport = 22 ! autobound').tree
+    assert isinstance(tree, conditions.And)
+    first, steps = tree.chain()
+    assert isinstance(first, conditions.HostCond) and first.port == 22
+    assert [(op, type(right).__name__) for op, right in steps] == [('or', 'HostCond'), ('and', 'HostCond'), ('and', 'Not')]
+    assert isinstance(steps[-1][1].inner, conditions.AutoBound)
+    assert [term.text for term in tree.leaves()] == ['sport = 22', 'sport = 80', 'dport = 22', 'autobound']
+    # != > < are negations of the condition written
+    assert isinstance(parse('sport != 22').tree, conditions.Not)
+    assert parse('sport > 22').tree.inner.op == 'le' and parse('sport < 22').tree.inner.op == 'ge'
+
+
+@pytest.mark.parametrize('text, user, kernel', [
+    ('src *', True, True), ('sport = 22', True, True), ('src inet:any', True, False), ('src 0.0.0.0/0', True, False),
+    ('src 10.0.0.0/8', False, False), ('dst [::1]:22', False, False),
+])
+def test_host_conditions_say_what_they_read(text, user, kernel):
+    # The public interface the controller's compiler (plugin_utils/_ssfilter_fast.py) reads instead of internals.
+    term = parse(text).tree
+    assert (term.passes_any_address('user'), term.passes_any_address('kernel')) == (user, kernel)
+    side = 'local' if text.startswith(('src', 'sport')) else 'peer'
+    assert term.is_inet and (term.address_key, term.port_key) == (side + '_address', side + '_port')
+    assert not parse('src unix:/run/*').tree.is_inet
+
+
 def test_split_words():
-    assert _ssfilter.split_words(' a\tb\\ c  d\\\\ ') == ['a', 'b c', 'd\\']
-    assert _ssfilter.split_words('') == []
+    assert lexer.split_words(' a\tb\\ c  d\\\\ ') == ['a', 'b c', 'd\\']
+    assert lexer.split_words('') == []
     assert parse(['sport', '=', '22']).match(P22)
 
 
@@ -302,7 +328,7 @@ def test_dev_fwmark_cgroup():
     assert parse('fwmark 0x10').select([bound, free]) == [bound]
     assert parse('fwmark 0/0x10').select([bound, free]) == [free]
     assert parse('fwmark != 16').select([bound, free]) == [free]
-    flt = _ssfilter.SSFilter('cgroup', _ssfilter_terms.CgroupCond(77, '/x', text='cgroup /x', word=1))
+    flt = ssfilter.SSFilter('cgroup', conditions.CgroupCond(77, '/x', text='cgroup /x', word=1))
     assert flt.select([bound, free]) == [bound]
     # Records by name only (a filter plugin on the controller): matched by interface name.
     assert parse('dev lo').match(rec('127.0.0.1', 22, interface='lo'))
@@ -317,7 +343,7 @@ def test_marks_needed(text):
 
 
 def test_cgroup_needs_ids():
-    flt = _ssfilter.SSFilter('cgroup /x', _ssfilter_terms.CgroupCond(77, '/x', text='cgroup /x', word=1))
+    flt = ssfilter.SSFilter('cgroup /x', conditions.CgroupCond(77, '/x', text='cgroup /x', word=1))
     record = rec('127.0.0.1', 22)
     del record['cgroup_id']
     with pytest.raises(FilterError, match=r'"cgroup /x" \(word 1\) needs cgroup ids \(cgroup_id\)'):
@@ -326,7 +352,7 @@ def test_cgroup_needs_ids():
 
 def test_cgroup_path_is_the_inode(tmp_path, monkeypatch):
     (tmp_path / 'svc').mkdir()
-    monkeypatch.setattr(_ssfilter_terms, 'cgroup2_mount', lambda: str(tmp_path))
+    monkeypatch.setattr(values, 'cgroup2_mount', lambda: str(tmp_path))
     assert parse('cgroup /svc').tree.cgroup_id == os.stat(str(tmp_path / 'svc')).st_ino
     assert parse('cgroup svc/').tree.cgroup_id == os.stat(str(tmp_path / 'svc')).st_ino
     assert parse('cgroup /').tree.cgroup_id == os.stat(str(tmp_path)).st_ino
@@ -356,7 +382,7 @@ def test_service_names_depend_on_tables(monkeypatch):
         if (name, proto) in table:
             return table[(name, proto)]
         raise OSError('not found')
-    monkeypatch.setattr(_ssfilter_terms.socket, 'getservbyname', getservbyname)
+    monkeypatch.setattr(values.socket, 'getservbyname', getservbyname)
     assert parse('sport = both').tree.port == 10
     assert parse('sport = udponly').tree.port == 13
     assert parse('sport = split', tables=('tcp',)).tree.port == 11
@@ -435,12 +461,12 @@ def test_unknown_table():
 
 def test_filter_records():
     records = [V4_ANY, V4_LO, V6_LO]
-    assert _ssfilter.filter_records(records, 'state listening') == [V4_ANY]
-    assert _ssfilter.filter_records(records, '') == records
-    assert _ssfilter.filter_records(records, None, tables=['tcp']) == records
-    assert _ssfilter.filter_records(records, 'sport = :22 and src [::1]') == [V6_LO]
+    assert ssfilter.filter_records(records, 'state listening') == [V4_ANY]
+    assert ssfilter.filter_records(records, '') == records
+    assert ssfilter.filter_records(records, None, tables=['tcp']) == records
+    assert ssfilter.filter_records(records, 'sport = :22 and src [::1]') == [V6_LO]
     with pytest.raises(FilterError):
-        _ssfilter.filter_records(records, 'sport = nope-nope')
+        ssfilter.filter_records(records, 'sport = nope-nope')
 
 
 def test_every_compiled_program_passes_the_audit():

@@ -25,7 +25,7 @@ import pytest
 
 from ansible_collections.netaudit.sockets.plugins.filter.socket_filters import ss_filter
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import lexer, ssfilter
 from support.scratch_netns import COLLECTIONS, scratch_namespace
 
 needs_ss = pytest.mark.skipif(not shutil.which('ss'), reason='needs the ss command')
@@ -55,7 +55,7 @@ def ours(filter_text, **options):
 
 
 def word_position(filter_text, word):
-    return _ssfilter.split_words(filter_text).index(word) + 1
+    return lexer.split_words(filter_text).index(word) + 1
 
 
 # --- the word, read as ss reads it, in the host's own namespace (no root needed) ---------------------------
@@ -112,7 +112,7 @@ RECORDS = [
 def test_ss_filter_on_the_controller_matches_device_names():
     assert ss_filter(RECORDS, 'dev = %s' % MISSING) == [RECORDS[0]]
     assert ss_filter(RECORDS, 'not dev %s' % MISSING) == [RECORDS[1]]
-    assert _ssfilter.filter_records(RECORDS, 'dev %s' % MISSING) == [RECORDS[0]]
+    assert ssfilter.filter_records(RECORDS, 'dev %s' % MISSING) == [RECORDS[0]]
 
 
 # --- a namespace with a device of its own -------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_a_namespace_read_from_outside_and_from_inside_agrees_with_ss_there(scra
             if expected[0]:
                 assert got[1] == expected[1], (where, text, got, expected)
         if not expected[0]:
-            word = [w for w in _ssfilter.split_words(text) if w not in ('dev', '=', 'not', 'or', 'lo')][-1]
+            word = [w for w in lexer.split_words(text) if w not in ('dev', '=', 'not', 'or', 'lo')][-1]
             head = 'filter: no device "%s" ' % word
             tail = ' at word %d: "%s" (ss' % (word_position(text, word), word)
             assert outside[1].startswith(head + 'in network namespace %s' % netns + tail), outside[1]

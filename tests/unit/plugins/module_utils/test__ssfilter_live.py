@@ -6,7 +6,7 @@
 
 # The lab (support/ssfilter_lab.py): a network namespace `na-f-*` with an ifb device on 198.51.100.0/24 and a few
 # hundred sockets of many kinds; a helper run inside it with `ip netns exec` compares, for every filter, the sockets
-# ss prints with the ones _ssfilter selects (from ss -e records and from _sockdiag dumps) and with what the kernel
+# ss prints with the ones _ssfilter selects (from ss -e records and from _netlink.inet dumps) and with what the kernel
 # returns for our bytecode. The namespace and the test cgroup are always removed.
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_filter_agrees_with_ss(live, index):
     expected = stable(entry['ss'])
     checks = [('ours (records parsed from ss -e)', 'ours_ss_records')]
     if live['sockdiag']:
-        checks += [('ours (records dumped by _sockdiag)', 'ours_dump'),
+        checks += [('ours (records dumped by _netlink.inet)', 'ours_dump'),
                    ('ours (kernel-filtered dump)', 'ours_kernel'),
                    ('socket_facts (module gather path)', 'module')]
     for label, name in checks:

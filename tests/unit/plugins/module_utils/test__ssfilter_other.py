@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to netaudit.sockets tests: unix:, link:, netlink: and vsock: conditions (and autobound, dev, ports) on
-the records _sockdiag_other makes, as ss 6.1's userspace check judges them (the live comparison is in
-test__sockdiag_other_live.py; vsock has no live oracle on kernels without vsock_diag, so it is pinned here)."""
+the records _netlink.families makes, as ss 6.1's userspace check judges them (the live comparison is in
+test__netlink_families_live.py; vsock has no live oracle on kernels without vsock_diag, so it is pinned here)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import sys
 
 import pytest
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter, _ssfilter_terms
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import View, other_address_value
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter, values
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.record_view import View
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.values import other_address_value
 
 
 def unix(name, inode, peer_inode=0, peer='', state='ESTAB', netid='u_str'):
@@ -71,7 +73,7 @@ VSOCK = [
 
 
 def selected(text, records, table):
-    return sorted(r['inode'] for r in _ssfilter.parse(text, tables=(table,)).select(records))
+    return sorted(r['inode'] for r in ssfilter.parse(text, tables=(table,)).select(records))
 
 
 @pytest.mark.parametrize('text, inodes', [
@@ -96,8 +98,8 @@ def test_unix_peer_names_are_never_seen():
     # Live ss never learns a peer's name, so `dst unix:` sees "" on every record, with or without peer inodes.
     record = new_record(netid='u_str', state='ESTAB', family='unix', local_address='', peer_address='/peer', inode=9)
     for each in (record, unix('', 9, peer_inode=10, peer='/peer')):
-        assert not _ssfilter.parse('dst unix:/peer').match(each)
-        assert _ssfilter.parse('dst unix:').match(each)
+        assert not ssfilter.parse('dst unix:/peer').match(each)
+        assert ssfilter.parse('dst unix:').match(each)
 
 
 @pytest.mark.parametrize('text, inodes', [
@@ -162,7 +164,7 @@ def test_views_of_records_without_private_keys():
     # Facts lose the private keys; the views come from the public fields alone.
     bare = dict((key, value) for key, value in PACKET[5].items() if not key.startswith('_'))
     assert View(bare).iface == 3
-    assert _ssfilter.parse('dev 3', tables=('packet',)).match(bare)
+    assert ssfilter.parse('dev 3', tables=('packet',)).match(bare)
     unsigned = dict(NETLINK[2], local_port=NETLINK[2]['local_port'] + (1 << 32))
     assert View(unsigned).lport == -1918719028
 
@@ -183,8 +185,8 @@ def test_name_tables_hold_what_ss_61_accepts():
                'tipc': 0x88ca, 'aoe': 0x88a2, '802.1q': 0x8100, '802.1ad': 0x88a8, 'mpls_uc': 0x8847, 'teb': 0x6558,
                'lldp': 0x88cc, 'ipv4': 0x800}
     for name, number in ss_link.items():
-        assert _ssfilter_terms.ETHERTYPES[name] == number
-    assert _ssfilter_terms.NETLINK_PROTOCOLS['tcpdiag'] == 4 and _ssfilter_terms.NETLINK_PROTOCOLS['uevent'] == 15
+        assert values.ETHERTYPES[name] == number
+    assert values.NETLINK_PROTOCOLS['tcpdiag'] == 4 and values.NETLINK_PROTOCOLS['uevent'] == 15
 
 
 # --- a family prefix carries over to later words (ss's preferred_family), and port words after a prefix ----------
@@ -246,12 +248,12 @@ def test_link_port_comparisons_use_the_device_index(monkeypatch):
         if name not in ('lo', 'eth1'):
             raise OSError(19, 'No such device')
         return {'lo': 1, 'eth1': 3}[name]
-    monkeypatch.setattr(_ssfilter.socket, 'if_nametoindex', if_nametoindex)
+    monkeypatch.setattr(values.socket, 'if_nametoindex', if_nametoindex)
     assert selected('sport > link:lo', PACKET, 'packet') == [16]
     assert selected('sport >= link:eth1', PACKET, 'packet') == [16]
     assert selected('src link:* and sport < lo', PACKET, 'packet') == [11, 13, 15]
-    with pytest.raises(_ssfilter.FilterError) as info:
-        _ssfilter.parse('sport > link:eth9', tables=('packet',))
+    with pytest.raises(FilterError) as info:
+        ssfilter.parse('sport > link:eth9', tables=('packet',))
     assert str(info.value) == ('filter: expected a port after "sport >" at word 3: "link:eth9" '
                                '(no device "eth9" here, and ss compares with its index)')
 
@@ -262,7 +264,7 @@ def test_link_port_comparisons_use_the_device_index(monkeypatch):
     ('src netlink:* or src unix:* or sport = x', {'unix'}),
 ])
 def test_families_after_prefix(text, families):
-    assert _ssfilter.parse(text, tables=('tcp', 'unix'), resolver=lambda name, family: []).families == frozenset(families)
+    assert ssfilter.parse(text, tables=('tcp', 'unix'), resolver=lambda name, family: []).families == frozenset(families)
 
 
 @pytest.mark.parametrize('text, message', [
@@ -292,6 +294,6 @@ def test_families_after_prefix(text, families):
                                                   'word 5 applies to the later host and port words too, as in ss)'),
 ])
 def test_errors_after_prefix(text, message):
-    with pytest.raises(_ssfilter.FilterError) as info:
-        _ssfilter.parse(text, tables=('tcp', 'packet', 'netlink'), resolver=lambda name, family: [])
+    with pytest.raises(FilterError) as info:
+        ssfilter.parse(text, tables=('tcp', 'packet', 'netlink'), resolver=lambda name, family: [])
     assert str(info.value) == message

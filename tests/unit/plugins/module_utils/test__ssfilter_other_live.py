@@ -17,7 +17,7 @@ import pytest
 
 from support.scratch_netns import run_helper, scratch_namespace
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_terms import ETHERTYPES, NETLINK_PROTOCOLS
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.values import ETHERTYPES, NETLINK_PROTOCOLS
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'sockdiag_other_live_helper.py')
 # Spellings we accept and ss 6.1 refuses (their meaning is not in doubt).

@@ -10,9 +10,11 @@ import socket
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
-from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
-from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter_bytecode import audit
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS, new_record
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.states import SS_CONN, STATE_WORDS
+from support.bytecode_audit import audit
 from support.ssfilter_strategies import EPHEMERAL, JOINED, expressions, records, reference
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,7 +25,7 @@ def no_dns(name, family):
 
 
 def parse(text):
-    return _ssfilter.parse(text, resolver=no_dns, ephemeral_range=EPHEMERAL)
+    return ssfilter.parse(text, resolver=no_dns, ephemeral_range=EPHEMERAL)
 
 
 # --- records (hypothesis strategies: support/ssfilter_strategies.py) ----------------------------------------
@@ -59,7 +61,7 @@ def test_random_words_raise_only_filter_errors(words):
     text = ' '.join(words)
     try:
         flt = parse(text)
-    except _ssfilter.FilterError:
+    except FilterError:
         return
     assert isinstance(flt.state_mask(), int)
     for family in (socket.AF_INET, socket.AF_INET6):
@@ -68,7 +70,7 @@ def test_random_words_raise_only_filter_errors(words):
     for record in SAMPLE:
         try:
             assert flt.match(record) in (True, False)
-        except _ssfilter.FilterError:
+        except FilterError:
             pass
 
 
@@ -77,7 +79,7 @@ def test_random_words_raise_only_filter_errors(words):
 def test_random_text_raises_only_filter_errors(text):
     try:
         parse(text)
-    except _ssfilter.FilterError:
+    except FilterError:
         pass
 
 
@@ -111,14 +113,14 @@ def test_and_or_are_equal_and_left_associative(a, b, c, socks):
 
 
 @SETTINGS
-@given(st.sampled_from(sorted(_ssfilter.STATE_WORDS)), st.sampled_from(sorted(_ssfilter.STATE_WORDS)),
+@given(st.sampled_from(sorted(STATE_WORDS)), st.sampled_from(sorted(STATE_WORDS)),
        st.booleans(), records())
 def test_state_clauses(first, second, exclude, record):
     text = 'state %s %s %s' % (first.upper() if exclude else first, 'exclude' if exclude else 'state', second)
     flt = parse(text)
-    words = _ssfilter.STATE_WORDS
+    words = STATE_WORDS
     mask = (words[first] & ~words[second]) if exclude else (words[first] | words[second])
-    mask = mask or _ssfilter.SS_CONN
+    mask = mask or SS_CONN
     assert flt.state_mask() == mask
-    bit = 1 << _ssfilter.STATE_NUMBERS[record['state']]
+    bit = 1 << STATE_NUMBERS[record['state']]
     assert flt.match(record) == bool(mask & bit)

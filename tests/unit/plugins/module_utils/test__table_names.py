@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to netaudit.sockets tests: the one table vocabulary (_table_names.py), against the real ss, and the
 answers it gives where the copies it replaced disagreed, through every consumer: socket_facts' gather, the filter
-language (_ssfilter.parse), the controller filter (ss_filter) and the psutil backend."""
+language (_ssfilter.ssfilter.parse), the controller filter (ss_filter) and the psutil backend."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.states import STATE_WORDS
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.module_utils import _table_names
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
@@ -151,7 +153,7 @@ def test_all_means_the_tables_socket_facts_reads_everywhere():
     tables = list(_table_names.TABLES)
     assert 'xdp' not in tables
     assert _gather.resolve_tables(['all']) == tables
-    assert list(_ssfilter.parse('', tables=['all']).tables) == tables
+    assert list(ssfilter.parse('', tables=['all']).tables) == tables
     records = [record(netid) for netid in sorted(_table_names.NETIDS.values())] + [record('xdp', 'xdp')]
     assert _ssfilter_fast.ss_filter(records, '', tables=['all']) == records[:-1]
     netids, kinds, problems = _psutil_source.plan(['all'])
@@ -171,8 +173,8 @@ def test_a_name_socket_facts_refuses_is_refused_by_every_consumer(name):
     with pytest.raises(_gather.GatherError) as gathered:
         _gather.gather(tables=[name], processes=False, summary=False)
     assert str(gathered.value) == message
-    with pytest.raises(_ssfilter.FilterError) as parsed:
-        _ssfilter.parse('sport = :22', tables=[name])
+    with pytest.raises(FilterError) as parsed:
+        ssfilter.parse('sport = :22', tables=[name])
     assert str(parsed.value) == message
     with pytest.raises(PolicyError) as filtered:
         _ssfilter_fast.ss_filter([record('tcp')], 'sport = :22', tables=['tcp', name])
@@ -185,7 +187,7 @@ def test_a_name_socket_facts_refuses_is_refused_by_every_consumer(name):
 def test_names_are_read_without_case_or_blanks_by_every_consumer():
     """socket_facts and ss_filter took `TCP`; the filter language refused it: now all take it."""
     assert _gather.resolve_tables([' TCP', 'U_Str']) == ['unix_stream', 'tcp']
-    assert _ssfilter.parse('', tables=[' TCP', 'U_Str']).tables == ('unix_stream', 'tcp')
+    assert ssfilter.parse('', tables=[' TCP', 'U_Str']).tables == ('unix_stream', 'tcp')
     assert _ssfilter_fast.ss_filter([record('tcp'), record('udp')], '', tables=['TCP']) == [record('tcp')]
     assert _psutil_source.plan([' TCP', 'U_Str'])[:2] == (['tcp', 'u_str'], ['tcp', 'unix'])
 
@@ -202,12 +204,12 @@ def test_inet_names_what_psutil_cannot_list():
 def test_default_states_are_the_vocabularys(tables):
     """The filter language's fallback states come from DEFAULT_STATES (checked against ss in the live test)."""
     resolved = _table_names.resolve(tables)[0]
-    assert _ssfilter.parse('exclude all', tables=tables).state_mask() == _table_names.default_states(resolved)
+    assert ssfilter.parse('exclude all', tables=tables).state_mask() == _table_names.default_states(resolved)
 
 
 def test_default_states_as_ss_6_1_has_them():
     conn = _table_names.SS_CONN
-    assert conn == _ssfilter.STATE_WORDS['all'] & ~bits('LISTEN', 'UNCONN', 'TIME-WAIT', 'SYN-RECV')
+    assert conn == STATE_WORDS['all'] & ~bits('LISTEN', 'UNCONN', 'TIME-WAIT', 'SYN-RECV')
     assert _table_names.default_states(['udp', 'raw']) == bits('ESTAB')
     assert _table_names.default_states(['unix_dgram', 'packet_raw', 'packet_dgram', 'netlink']) == bits('UNCONN')
     assert all(_table_names.DEFAULT_STATES[table] == conn

@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets tests: port policy rules and the audit verdict (_policy.py)."""
+"""Private to netaudit.sockets tests: port policy rules and the audit verdict (the _policy package)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import datetime
 import pytest
 
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.matching import matches
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.policy import compile_policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.rule import Rule
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import new_record
 from support.listening_records import (
@@ -21,7 +24,7 @@ from support.listening_records import (
 
 
 def rule(spec, kind='expected'):
-    return _policy.Rule(kind, 0, spec)
+    return Rule(kind, 0, spec)
 
 
 # --- rule parsing ---------------------------------------------------------------------------------------------
@@ -187,12 +190,12 @@ def test_rule_matches(spec, record, expected):
     if expected is None:
         assert not _listening.is_listening(record)
         return
-    assert rule(spec).matches(listener(record)) is expected
+    assert matches(rule(spec), listener(record)) is expected
 
 
 def test_match_needing_marks_names_the_rule():
     with pytest.raises(PolicyError) as caught:
-        _policy.port_audit([dict((k, v) for k, v in SSH4.items() if k != 'mark')], {'allowed': [{'match': 'fwmark 0x10'}]})
+        port_audit([dict((k, v) for k, v in SSH4.items() if k != 'mark')], {'allowed': [{'match': 'fwmark 0x10'}]})
     assert str(caught.value) == ('policy.allowed[0].match: "fwmark 0x10": "fwmark 0x10" (word 1) needs socket marks '
                                  '(mark), which the socket records do not carry')
 
@@ -206,7 +209,7 @@ HOST = [SSH4, SSH6_DUAL, CUPS, RESOLVED, WEB]
 
 def audit(policy, records=None, now='2025-06-01', meta='complete'):
     meta = COMPLETE if meta == 'complete' else meta
-    return _policy.port_audit(records if records is not None else HOST, policy, now=now, socket_meta=meta)
+    return port_audit(records if records is not None else HOST, policy, now=now, socket_meta=meta)
 
 
 def rule_status(verdict):
@@ -381,11 +384,11 @@ def test_incomplete_facts(meta, accept, compliant, incomplete, notes):
 
 def test_facts_dict_brings_socket_meta():
     facts = {'sockets': HOST, 'socket_meta': PARTIAL, 'socket_summary': {}}
-    assert _policy.port_audit(facts, {'expected': ['tcp/22']})['incomplete'] is True
+    assert port_audit(facts, {'expected': ['tcp/22']})['incomplete'] is True
     # socket_meta given as an argument wins over the one in the facts
-    assert _policy.port_audit(facts, {'expected': ['tcp/22']}, socket_meta=COMPLETE)['incomplete'] is False
+    assert port_audit(facts, {'expected': ['tcp/22']}, socket_meta=COMPLETE)['incomplete'] is False
     # a hostvars entry holds the facts under ansible_facts
-    assert _policy.port_audit({'ansible_facts': facts, 'inventory_hostname': 'h1'}, {})['incomplete'] is True
+    assert port_audit({'ansible_facts': facts, 'inventory_hostname': 'h1'}, {})['incomplete'] is True
 
 
 # --- bad input ------------------------------------------------------------------------------------------------
@@ -414,20 +417,20 @@ def test_facts_dict_brings_socket_meta():
 ])
 def test_bad_input(records, policy, message):
     with pytest.raises(PolicyError) as caught:
-        _policy.port_audit(records, policy, now='2025-01-01')
+        port_audit(records, policy, now='2025-01-01')
     assert str(caught.value) == message
 
 
 def test_bad_socket_meta():
     with pytest.raises(PolicyError) as caught:
-        _policy.port_audit(HOST, {}, socket_meta='complete')
+        port_audit(HOST, {}, socket_meta='complete')
     assert str(caught.value) == 'socket_meta: expected the socket_meta dict of socket_facts, got a string'
 
 
 def test_policy_is_parsed_once_per_text():
     policy = {'expected': ['tcp/22'], 'allowed': [{'match': 'sport = :22'}]}
-    assert _policy.compile_policy(policy) is _policy.compile_policy(dict(policy))
-    assert _policy.compile_policy(policy) is not _policy.compile_policy({'expected': ['tcp/23']})
+    assert compile_policy(policy) is compile_policy(dict(policy))
+    assert compile_policy(policy) is not compile_policy({'expected': ['tcp/23']})
 
 
 def test_non_inet_tables_are_ignored():

@@ -2,7 +2,7 @@
 # Copyright (c) netaudit.sockets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to netaudit.sockets tests: verdicts fail closed on sockets whose owner is unknown (_policy.py, _listening.py).
+"""Private to netaudit.sockets tests: verdicts fail closed on sockets whose owner is unknown (the _policy package, _listening.py).
 
 The sockets are real: the test listens on them, gathers them with the collection's own gather() (with processes=False,
 or from a PID namespace of its own, where the module cannot see the process that holds them) and judges the records
@@ -25,7 +25,9 @@ import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy import keys as policy_keys
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.rule import Rule
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 
 NOW = '2025-06-01'
@@ -102,7 +104,7 @@ def with_reason(records, reason):
 
 
 def audit(facts, policy):
-    return _policy.port_audit(facts, policy, now=NOW)
+    return port_audit(facts, policy, now=NOW)
 
 
 # --- issue 12, item 1: owners hidden by a PID namespace ---------------------------------------------------------
@@ -307,8 +309,8 @@ def test_records_without_owner_unknown(inode, meta, reason):
         for record in old:
             record.pop('owner_unknown', None)
             record['inode'] = inode
-        verdict = _policy.port_audit(old, {'forbidden': [{'process': 'nc'}], 'accept_incomplete': True}, now=NOW,
-                                     socket_meta=meta)
+        verdict = port_audit(old, {'forbidden': [{'process': 'nc'}], 'accept_incomplete': True}, now=NOW,
+                             socket_meta=meta)
         assert verdict['compliant'] is False
         assert verdict['sockets'][0]['owner_unknown'] == reason
 
@@ -337,14 +339,14 @@ def test_a_named_owner_is_known_whatever_owner_unknown_says():
 ])
 def test_bad_switch_values(policy, message):
     with pytest.raises(PolicyError) as caught:
-        _policy.port_audit([], policy, now=NOW)
+        port_audit([], policy, now=NOW)
     assert str(caught.value) == message
 
 
 def test_switch_in_rule_text_and_description():
-    rule = _policy.Rule('forbidden', 0, {'port': 23, 'process': ['nc', 'ncat'], 'unknown_owner': 'Ignore'})
+    rule = Rule('forbidden', 0, {'port': 23, 'process': ['nc', 'ncat'], 'unknown_owner': 'Ignore'})
     assert rule.text == '23 process=nc,ncat unknown_owner=ignore'
     assert rule.describe()['unknown_owner'] == 'ignore' and rule.describe()['process'] == ['nc', 'ncat']
-    assert _policy.Rule('forbidden', 0, {'port': 23}).describe()['unknown_owner'] is None
-    assert 'unknown_owner' in _policy.POLICY_KEYS and 'unknown_owner' in _policy.RULE_KEYS
-    assert set(_policy.OWNER_KEYS) <= set(_policy.RULE_KEYS)
+    assert Rule('forbidden', 0, {'port': 23}).describe()['unknown_owner'] is None
+    assert 'unknown_owner' in policy_keys.POLICY_KEYS and 'unknown_owner' in policy_keys.RULE_KEYS
+    assert set(policy_keys.OWNER_KEYS) <= set(policy_keys.RULE_KEYS)

@@ -22,7 +22,7 @@ import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _listening
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _policy
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 
 NOW = '2025-06-01'
@@ -122,7 +122,7 @@ def test_real_process_names_are_escaped_in_every_message(hostile):
         assert [p['pid'] for p in records[item.port]['processes']] == [item.pid]
     policy = {'forbidden': [{'process': '*'}], 'expected': [{'name': 'gone', 'port': 1}], 'closed_world': True,
               'accept_incomplete': True}
-    verdict = _policy.port_audit(facts, policy, now=NOW)
+    verdict = port_audit(facts, policy, now=NOW)
     assert_safe(verdict)
     assert verdict['compliant'] is False
     message = verdict['rules'][1]['message']
@@ -147,7 +147,7 @@ def test_every_kind_of_message(hostile):
     for record in records:
         if record['local_port'] in (ports[1], ports[6], ports[7]):
             record['processes'], record['owner_unknown'] = [], 'gone\x1b[2J'
-    verdict = _policy.port_audit(records, policy, now=NOW, socket_meta=facts['socket_meta'])
+    verdict = port_audit(records, policy, now=NOW, socket_meta=facts['socket_meta'])
     assert_safe(verdict)
     statuses = dict((r['id'], r['status']) for r in verdict['rules'])
     assert statuses == {'expected[0]': 'ok', 'expected[1]': 'missing', 'allowed[0]': 'ok', 'allowed[1]': 'expired',
@@ -169,8 +169,8 @@ def test_surrogates_and_hostile_host_fields(hostile):
         record['netns'] = 'ns\x1b[2J\udcff'
         record['interface'] = 'eth\x1b0\u202e'
         record['netid'] = 'tcp'
-    verdict = _policy.port_audit(records, {'forbidden': [{'process': 'n*'}], 'closed_world': True}, now=NOW,
-                                 socket_meta={'complete': False, 'incomplete_reasons': ['hidden \udcff\x1b[2J']})
+    verdict = port_audit(records, {'forbidden': [{'process': 'n*'}], 'closed_world': True}, now=NOW,
+                         socket_meta={'complete': False, 'incomplete_reasons': ['hidden \udcff\x1b[2J']})
     assert_safe(verdict)
     line = verdict['violations'][0]
     assert 'n\\xffc\\x80\\ud800 pid 7, user \\xffbad\\xfeuser' in line
@@ -181,15 +181,15 @@ def test_surrogates_and_hostile_host_fields(hostile):
     assert entry['processes'] == ['n\\xffc\\x80\\ud800']
     assert (entry['user'], entry['netns'], entry['interface']) == ('\\xffbad\\xfeuser', 'ns\x1b[2J\\xff', 'eth\x1b0\u202e')
     # Policies match what the reports show.
-    assert _policy.port_audit(records, {'forbidden': [{'process': 'n\\xffc*', 'user': '\\xffbad*'}]},
-                              now=NOW)['compliant'] is False
+    assert port_audit(records, {'forbidden': [{'process': 'n\\xffc*', 'user': '\\xffbad*'}]},
+                      now=NOW)['compliant'] is False
     assert not SURROGATE.search(''.join(_listening.listening_ports(records, with_address=True)))
 
 
 def test_policy_text_is_escaped_where_it_is_echoed(hostile):
     made, facts = hostile
     policy = {'forbidden': [{'name': 'no\x1b[2J', 'port': made[0].port, 'reason': 'see\x07\u202e'}]}
-    verdict = _policy.port_audit(facts, policy, now=NOW)
+    verdict = port_audit(facts, policy, now=NOW)
     assert_safe(verdict)
     assert verdict['violations'][0].startswith('forbidden[0] "no\\x1b[2J" (%d) is forbidden' % made[0].port)
     assert verdict['violations'][0].endswith('[reason: see\\x07\\u202e]')
@@ -199,5 +199,5 @@ def test_bad_address_message_is_safe(hostile):
     made, facts = hostile
     record = dict(facts['sockets'][0], local_address='x\x1b[2J\udcff')
     with pytest.raises(PolicyError) as caught:
-        _policy.port_audit([record], {}, now=NOW)
+        port_audit([record], {}, now=NOW)
     assert str(caught.value) == 'sockets[0]: local_address "x\\x1b[2J\\xff" is not an IP address'

@@ -11,14 +11,15 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
-from html.parser import HTMLParser
-
 import pytest
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netaudit.sockets.plugins.filter.audit_report import FilterModule
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import common as report_common
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.html import matrix
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
+from support.chromium import DOM
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, 'fixtures', 'report', 'verdicts.json')
@@ -35,12 +36,12 @@ def verdicts():
 
 def test_hosts_in_natural_order_with_the_hosts_without_a_verdict(verdicts):
     verdicts.update({'h2': False, 'h9': {'error': 'unreachable: ssh timed out'}})
-    hosts = _reports.hosts_of(verdicts)
+    hosts = report_common.hosts_of(verdicts)
     assert [host.name for host in hosts] == ['db1', 'h2', 'h9', 'h10', 'web1', 'web2']
     assert [host.state for host in hosts] == ['non_compliant', 'no_verdict', 'no_verdict', 'no_verdict', 'compliant',
                                               'non_compliant']
     assert hosts[2].error == 'no verdict: unreachable: ssh timed out'
-    assert hosts[3].error == _reports.NO_VERDICT
+    assert hosts[3].error == report_common.NO_VERDICT
 
 
 @pytest.mark.parametrize('value, message', [
@@ -49,16 +50,16 @@ def test_hosts_in_natural_order_with_the_hosts_without_a_verdict(verdicts):
     ({'web1': {'compliant': True}}, 'verdicts[web1]: not a port_audit verdict: no "violations", "rules", "sockets", "summary"'),
 ])
 def test_bad_input_names_the_host(value, message):
-    with pytest.raises(_reports.ReportError) as caught:
-        _reports.render(value, 'json')
+    with pytest.raises(report_common.ReportError) as caught:
+        render(value, 'json')
     assert str(caught.value).startswith(message)
 
 
 def test_bad_format_and_title(verdicts):
-    with pytest.raises(_reports.ReportError, match=r'format: expected one of json, markdown, junit, html, text, summary, got "xml"'):
-        _reports.render(verdicts, 'xml')
-    with pytest.raises(_reports.ReportError, match='title: expected a string, got int'):
-        _reports.render(verdicts, 'json', title=3)
+    with pytest.raises(report_common.ReportError, match=r'format: expected one of json, markdown, junit, html, text, summary, got "xml"'):
+        render(verdicts, 'xml')
+    with pytest.raises(report_common.ReportError, match='title: expected a string, got int'):
+        render(verdicts, 'json', title=3)
 
 
 def test_the_filter_wraps_errors():
@@ -71,7 +72,7 @@ def test_the_filter_wraps_errors():
 # --- one line per host ------------------------------------------------------------------------------------------
 
 def test_summary_lines(verdicts):
-    assert _reports.render(verdicts, 'summary').splitlines() == [
+    assert render(verdicts, 'summary').splitlines() == [
         'db1: NOT compliant: 1 violation (incomplete facts), 4 listening sockets, 1 expired exception',
         'h10: no verdict: the host failed or was unreachable before its audit',
         'web1: compliant: 5 rules hold, 4 listening sockets',
@@ -82,7 +83,7 @@ def test_summary_lines(verdicts):
 def test_summary_of_an_empty_policy_says_nothing_was_checked(verdicts):
     verdict = copy.deepcopy(verdicts['web1'])
     verdict.update(rules=[], closed_world=False, summary=dict(verdict['summary'], rules=0))
-    assert _reports.render({'x': verdict}, 'summary') == (
+    assert render({'x': verdict}, 'summary') == (
         'x: compliant: 0 rules hold, 4 listening sockets (the policy is empty: nothing was checked)\n')
 
 
@@ -95,14 +96,14 @@ def test_summary_of_an_empty_policy_says_nothing_was_checked(verdicts):
      '-', 'udp 127.0.0.1:53 (owner unknown)'),
 ])
 def test_sockets_as_text(entry, owners, description):
-    assert _reports.owners_text(entry) == owners
-    assert _reports.describe_socket(entry) == description
+    assert report_common.owners_text(entry) == owners
+    assert report_common.describe_socket(entry) == description
 
 
 # --- text -------------------------------------------------------------------------------------------------------
 
 def test_text_has_the_socket_table_and_each_rule(verdicts):
-    text = _reports.render(verdicts, 'text', title='Nightly')
+    text = render(verdicts, 'text', title='Nightly')
     lines = text.splitlines()
     assert lines[0] == 'Nightly: 4 hosts: 1 compliant, 2 NOT compliant, 1 without a verdict'
     web1 = lines[lines.index('== web1: compliant: 5 rules hold, 4 listening sockets ==') + 1:]
@@ -124,18 +125,18 @@ def test_text_has_the_socket_table_and_each_rule(verdicts):
 # --- JSON -------------------------------------------------------------------------------------------------------
 
 def test_json_holds_the_full_verdicts(verdicts):
-    document = json.loads(_reports.render(verdicts, 'json'))
+    document = json.loads(render(verdicts, 'json'))
     assert document['report'] == 'netaudit.sockets.port_audit' and document['version'] == 1
     assert document['hosts'] == verdicts
     assert list(document['hosts']) == ['db1', 'h10', 'web1', 'web2']
     assert document['summary'] == {'hosts': 4, 'compliant': 1, 'non_compliant': 2, 'no_verdict': 1, 'violations': 6}
-    assert document['errors'] == {'h10': _reports.NO_VERDICT}
+    assert document['errors'] == {'h10': report_common.NO_VERDICT}
 
 
 # --- Markdown ---------------------------------------------------------------------------------------------------
 
 def test_markdown_summary_table_and_details(verdicts):
-    text = _reports.render(verdicts, 'markdown')
+    text = render(verdicts, 'markdown')
     lines = text.splitlines()
     assert lines[0] == '# Port audit'
     assert '| [web2](#host-web2) | **NOT compliant** | 5 | 5 | 1 | 2 | 2 | 0 | yes |' in lines
@@ -150,7 +151,7 @@ def test_markdown_summary_table_and_details(verdicts):
     assert '| tcp | \\[::\\]:8080 | all interfaces | v6 | py\\<thon\\>\\&"x\\[999\\] | 1000 | unexpected |' in lines
     weird = copy.deepcopy(verdicts['web1'])
     weird['rules'][0]['message'] = 'a | b'
-    assert '| expected\\[0\\] tcp/22 | ok | a \\| b |' in _reports.render({'w': weird}, 'markdown')
+    assert '| expected\\[0\\] tcp/22 | ok | a \\| b |' in render({'w': weird}, 'markdown')
 
 
 # --- JUnit ------------------------------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def junit_cases(root):
 
 
 def test_junit_one_case_per_host_and_rule(verdicts):
-    root = ET.fromstring(_reports.render(verdicts, 'junit', title='CI').encode())
+    root = ET.fromstring(render(verdicts, 'junit', title='CI').encode())
     assert (root.tag, root.get('name'), root.get('tests'), root.get('failures'), root.get('errors')) == (
         'testsuites', 'CI', '21', '5', '1')
     suites = dict((suite.get('name'), suite) for suite in root.findall('testsuite'))
@@ -188,7 +189,7 @@ def test_junit_one_case_per_host_and_rule(verdicts):
                                             '  tcp [::]:8080 (py<thon>&"x pid 999, user 1000)']
     assert cases['db1']['allowed[0] 9187 process=postgres_exporter'].find('skipped').get('type') == 'expired'
     assert cases['db1']['complete facts'].find('failure').get('type') == 'incomplete'
-    assert cases['h10']['audit'].find('error').get('message') == _reports.NO_VERDICT
+    assert cases['h10']['audit'].find('error').get('message') == report_common.NO_VERDICT
     properties = dict((p.get('name'), p.get('value')) for p in suites['web2'].find('properties'))
     assert properties == {'compliant': 'false', 'closed_world': 'true', 'accept_incomplete': 'false',
                           'incomplete': 'false', 'date': '2025-06-30'}
@@ -197,7 +198,7 @@ def test_junit_one_case_per_host_and_rule(verdicts):
 def test_junit_cleans_characters_xml_cannot_hold(verdicts):
     verdict = copy.deepcopy(verdicts['web2'])
     verdict['rules'][3]['message'] = 'bell \x07 and\nnewline'
-    root = ET.fromstring(_reports.render({'x': verdict}, 'junit').encode())
+    root = ET.fromstring(render({'x': verdict}, 'junit').encode())
     failure = junit_cases(root)['x']['forbidden[0] tcp/23'].find('failure')
     # control characters from host data are shown, escaped visibly (_hoststr.xml), never dropped or passed on raw
     assert failure.get('message') == 'bell \\x07 and\\x0anewline'
@@ -210,7 +211,7 @@ NO_XMLLINT = 'xmllint is missing: apt-get install libxml2-utils (tools/setup --t
 def test_junit_validates_against_the_jenkins_schema(verdicts, tmp_path):
     path = tmp_path / 'report.junit.xml'
     for sample in (verdicts, {}, {'only': None}):
-        path.write_text(_reports.render(sample, 'junit'))
+        path.write_text(render(sample, 'junit'))
         proc = subprocess.run(['xmllint', '--noout', '--schema', JUNIT_XSD, str(path)], capture_output=True, text=True,
                               check=False)
         assert proc.returncode == 0, proc.stderr
@@ -218,38 +219,14 @@ def test_junit_validates_against_the_jenkins_schema(verdicts, tmp_path):
 
 # --- HTML -------------------------------------------------------------------------------------------------------
 
-class Elements(HTMLParser):
-    """Every start tag with its attributes, and the text inside each element with an id or a data-port."""
-
-    def __init__(self):
-        super(Elements, self).__init__()
-        self.tags, self.stack = [], []
-
-    def handle_starttag(self, tag, attrs):
-        element = {'tag': tag, 'attrs': dict(attrs), 'text': ''}
-        self.tags.append(element)
-        if tag not in ('meta', 'br', 'input', 'img', 'link'):
-            self.stack.append(element)
-
-    def handle_endtag(self, tag):
-        while self.stack:
-            if self.stack.pop()['tag'] == tag:
-                break
-
-    def handle_data(self, data):
-        for element in self.stack:
-            element['text'] += data
-
-
 def parse(text):
-    parser = Elements()
-    parser.feed(text)
-    return parser.tags
+    """Every element of the page, in order, with its attributes and text."""
+    return DOM(text).elements
 
 
 def test_matrix_cells_take_the_worst_status(verdicts):
-    hosts = _reports.hosts_of(verdicts)
-    ports, cells, others = _reports.matrix(hosts)
+    hosts = report_common.hosts_of(verdicts)
+    ports, cells, others = matrix(hosts)
     assert ports == [('tcp', 22), ('tcp', 23), ('tcp', 53), ('tcp', 443), ('tcp', 5432), ('tcp', 8080), ('tcp', 8443),
                      ('tcp', 9187), ('udp', 53)]
     assert cells['web2'][('tcp', 443)][0] == 'missing'       # nginx on loopback (unexpected) and https missing
@@ -261,7 +238,7 @@ def test_matrix_cells_take_the_worst_status(verdicts):
 
 
 def test_html_is_self_contained_with_every_host_and_port(verdicts):
-    text = _reports.render(verdicts, 'html', title='Fleet <ports>')
+    text = render(verdicts, 'html', title='Fleet <ports>')
     tags = parse(text)
     assert not [t for t in tags if t['tag'] in ('link', 'img', 'iframe') or 'src' in t['attrs']]
     assert 'http://' not in text and 'https://' not in text
@@ -290,6 +267,6 @@ def test_html_is_self_contained_with_every_host_and_port(verdicts):
 
 
 def test_html_of_an_empty_fleet():
-    tags = parse(_reports.render({}, 'html'))
+    tags = parse(render({}, 'html'))
     assert [t for t in tags if t['tag'] == 'table' and t['attrs'].get('id') == 'matrix']
     assert not [t for t in tags if t['tag'] == 'tr' and 'data-host' in t['attrs']]

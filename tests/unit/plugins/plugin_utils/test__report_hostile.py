@@ -24,8 +24,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 from ansible_collections.netaudit.sockets.plugins.filter.audit_report import FilterModule
-from ansible_collections.netaudit.sockets.plugins.plugin_utils import _reports
-from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy import port_audit
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import common as report_common
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JUNIT_XSD = os.path.join(HERE, '..', '..', '..', 'junit-10.xsd')
@@ -92,12 +93,12 @@ def twin():
 
 
 def rendered(verdicts, report_format):
-    text = _reports.render(verdicts, report_format, title='Audit')
+    text = render(verdicts, report_format, title='Audit')
     text.encode('utf-8')              # strict: a lone surrogate ('surrogates not allowed') fails here
     return text
 
 
-@pytest.mark.parametrize('report_format', _reports.FORMATS)
+@pytest.mark.parametrize('report_format', report_common.FORMATS)
 def test_every_format_is_written_and_encodable(hostile, report_format):
     text = rendered(hostile, report_format)
     assert 'evil' in text and 'good' in text
@@ -124,12 +125,12 @@ def test_text_has_the_lines_of_the_benign_twin(hostile, twin, report_format):
 
 
 def test_lines_ansible_shows_are_safe(hostile):
-    hosts = _reports.hosts_of(hostile)
-    lines = _reports.display_lines(hosts, 'Audit \x1b[2J') + _reports.render(hostile, 'summary', violations=True).splitlines()
+    hosts = report_common.hosts_of(hostile)
+    lines = report_common.display_lines(hosts, 'Audit \x1b[2J') + render(hostile, 'summary', violations=True).splitlines()
     assert not [line for line in lines if UNSAFE.search(line)]
     assert lines[0] == 'Audit \\x1b[2J: 3 hosts: 1 compliant, 1 NOT compliant, 1 without a verdict'
     violations = hostile['evil|<b>host</b>']['violations']
-    summary = _reports.render(hostile, 'summary', violations=True).splitlines()
+    summary = render(hostile, 'summary', violations=True).splitlines()
     assert len(summary) == 3 + len(violations)
     assert summary[2] == '  expected[0] (tcp/22): nothing is listening'
     assert summary[3].startswith('  forbidden[0] "hostile range" (2000-2099) is forbidden, but listening: tcp 0.0.0.0:2000 '
@@ -144,11 +145,11 @@ def test_the_filter_passes_violations_through():
 
 
 def test_bad_input_messages_show_host_names_escaped():
-    with pytest.raises(_reports.ReportError) as caught:
-        _reports.render({'x\x1b[2J': 'compliant'}, 'summary')
+    with pytest.raises(report_common.ReportError) as caught:
+        render({'x\x1b[2J': 'compliant'}, 'summary')
     assert 'verdicts[x\\x1b[2J]' in str(caught.value) and '\x1b' not in str(caught.value)
-    with pytest.raises(_reports.ReportError) as caught:
-        _reports.render({}, 'pdf\x1b[8m')
+    with pytest.raises(report_common.ReportError) as caught:
+        render({}, 'pdf\x1b[8m')
     assert '\x1b' not in str(caught.value)
 
 
@@ -165,7 +166,7 @@ def test_an_unknown_owner_says_why_in_every_format(why, short, long):
     verdict = port_audit([hidden], {'forbidden': [{'port': 23, 'process': 'nc'}]}, now=NOW)
     verdicts = {'h': verdict}
     described = 'tcp 0.0.0.0:23 (%s, user root)' % long
-    assert _reports.describe_socket(verdict['sockets'][0]) == described
+    assert report_common.describe_socket(verdict['sockets'][0]) == described
     text = rendered(verdicts, 'text').splitlines()
     [row] = [line for line in text if line.startswith('  tcp ')]
     assert row.split()[:2] == ['tcp', '0.0.0.0:23'] and '  %s  ' % short in row, row

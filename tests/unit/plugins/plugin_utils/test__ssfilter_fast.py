@@ -15,7 +15,8 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter import ssfilter
+from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.errors import FilterError
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _ssfilter_fast
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import STATE_NUMBERS, new_record
@@ -73,8 +74,8 @@ def same(flt, records):
 @pytest.mark.parametrize('text', [ours.replace(CGROUP, '.') for ours, _ss in FILTERS])
 def test_differential_suite_filters(text):
     try:
-        flt = _ssfilter.parse(text, ephemeral_range=EPHEMERAL)
-    except _ssfilter.FilterError as exc:
+        flt = ssfilter.parse(text, ephemeral_range=EPHEMERAL)
+    except FilterError as exc:
         if 'cgroup' in text:
             pytest.skip(str(exc))
         raise
@@ -87,8 +88,8 @@ def test_differential_suite_filters(text):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions(), st.lists(prop_records(), min_size=1, max_size=12))
 def test_random_expressions(expression, socks):
-    flt = _ssfilter.parse(expression[0].replace(JOINED, ''), resolver=lambda name, family: [],
-                          ephemeral_range=EPHEMERAL)
+    flt = ssfilter.parse(expression[0].replace(JOINED, ''), resolver=lambda name, family: [],
+                         ephemeral_range=EPHEMERAL)
     same(flt, socks + CORPUS[:200])
 
 
@@ -98,13 +99,13 @@ def test_random_expressions(expression, socks):
     'dev lo or sport = :80', 'fwmark 0x10', '', 'state established ( dport = :ssh or sport = :ssh )',
 ])
 def test_generated_source_is_one_comprehension(text):
-    fast = same(_ssfilter.parse(text, ephemeral_range=EPHEMERAL), CORPUS)
+    fast = same(ssfilter.parse(text, ephemeral_range=EPHEMERAL), CORPUS)
     assert fast.source.startswith('def _select(records):\n    return [r for r in records if ')
     assert fast._run is not fast._walk      # pylint: disable=protected-access
 
 
 def test_port_equality_is_inlined():
-    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('src 127.0.0.1:22'))
+    fast = _ssfilter_fast.FastFilter(ssfilter.parse('src 127.0.0.1:22'))
     assert "r['local_port'] == 22" in fast.source and '_slow(r)' in fast.source
 
 
@@ -119,28 +120,28 @@ def test_port_equality_is_inlined():
     ('dst 10.0.0.0/8:443', "((r['peer_port'] == 443 and _m1[r['peer_address']]))"),
 ])
 def test_generated_expressions(text, inet):
-    fast = _ssfilter_fast.FastFilter(_ssfilter.parse(text))
+    fast = _ssfilter_fast.FastFilter(ssfilter.parse(text))
     assert fast.source.split('if (')[1].split(" if r['family'] == 'inet' else ")[0] == inet, fast.source
 
 
 def test_constant_expressions_are_constants():
-    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('src * and sport = *'))
+    fast = _ssfilter_fast.FastFilter(ssfilter.parse('src * and sport = *'))
     assert '[r[' not in fast.source and '(True)' in fast.source
-    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('not src *'))
+    fast = _ssfilter_fast.FastFilter(ssfilter.parse('not src *'))
     assert '(False)' in fast.source
 
 
 def test_too_deep_for_python_falls_back_to_the_tree_walk():
     text = 'sport = 0 ' + ' '.join('%s %s = %d' % ('or' if i % 2 else 'and', 'sport' if i % 3 else 'dport', i)
                                    for i in range(1, 400))
-    flt = _ssfilter.parse(text)
+    flt = ssfilter.parse(text)
     fast = same(flt, CORPUS)
     assert fast._run == fast._walk          # pylint: disable=protected-access,comparison-with-callable
 
 
 def test_memos_are_trimmed_between_calls(monkeypatch):
     monkeypatch.setattr(_ssfilter_fast, '_MEMO_KEEP', 3)
-    fast = _ssfilter_fast.FastFilter(_ssfilter.parse('src 10.0.0.0/8'))
+    fast = _ssfilter_fast.FastFilter(ssfilter.parse('src 10.0.0.0/8'))
     many = [new_record(netid='tcp', state='LISTEN', family='inet', local_address='10.0.0.%d' % i, local_port=1,
                        peer_address='0.0.0.0', peer_port=0) for i in range(10)]
     assert fast.select(many) == many
