@@ -150,8 +150,11 @@ def _namespaces(netns: object, proc_root: str) -> tuple[Targets, list[str]]:
 
 def gather(tables: str | Iterable[object] = ('tcp', 'udp'), listening: bool = False, processes: bool = True,
            filter_text: str | None = None, netns: object = None, backend: str = 'auto', proc_root: str = '/proc',
-           summary: bool = True) -> dict[str, Any]:
+           summary: bool = True, packages: bool = False, origin_root: str = '/') -> dict[str, Any]:
     """Gather socket facts: a dict with `sockets`, `socket_meta` and (with summary) `socket_summary`.
+
+    origin_root is where the origin fields' files (unit files, container runtimes' state, package databases) are
+    read: '/' on a host; tests point it at a tree they write.
 
     Raises GatherError for option values that cannot be gathered (the message names the option, and the namespace
     for a filter's device there), _netlink.transport.SockDiagError when the netlink backend was asked for explicitly and
@@ -220,6 +223,7 @@ def gather(tables: str | Iterable[object] = ('tcp', 'udp'), listening: bool = Fa
     if processes and chosen != 'psutil':
         records = _without_closed(records, plan, targets, notes)
     owners_unknown = _owners_unknown(records, reasons)
+    netns_containers = _origins(records, targets, chosen, proc_root, packages, origin_root, notes)
 
     records.sort(key=_records.sort_key)
     facts: dict[str, Any] = {
@@ -242,6 +246,8 @@ def gather(tables: str | Iterable[object] = ('tcp', 'udp'), listening: bool = Fa
             # records have no owner, by owner_unknown reason (docs/socket_facts.md).
             'owners_visible': owners_visible,
             'owners_unknown': owners_unknown,
+            # The container each namespace read belongs to, with netns (docs/socket_facts.md, "Origins").
+            'netns_containers': netns_containers,
             'count': len(records),
             'elapsed_ms': round((time.monotonic() - started) * 1000.0, 1),
         },
@@ -363,3 +369,22 @@ def _owners_unknown(records: list[Record], reasons: list[str]) -> dict[str, int]
             '1 listening socket shows' if total == 1 else '%d listening sockets show' % total,
             '; '.join('%d %s' % (count, _UNKNOWN_WORDS[reason]) for reason, count in sorted(listening.items()))))
     return counts
+
+
+# Why the origin fields are unknown where this run cannot read them.
+_ORIGIN_NOT_READ = {
+    'psutil': 'not read by the psutil backend (cgroups, units and containers are read on Linux only)',
+    'proc_root': 'not read from a proc_root tree (cgroups, unit files and runtime state belong to the live host)',
+}
+
+
+def _origins(records: list[Record], targets: Targets, chosen: str, proc_root: str, packages: bool, root: str,
+             notes: list[str]) -> dict[str, Any] | None:
+    """Where each socket comes from: cgroup, unit, container, package, security context (_origin/run.py)."""
+    from ansible_collections.netaudit.sockets.plugins.module_utils._origin import run
+    if chosen == 'psutil' or proc_root.rstrip('/') != '/proc':
+        run.not_read(records, _ORIGIN_NOT_READ['psutil' if chosen == 'psutil' else 'proc_root'])
+        return None
+    found, netns_containers = run.attribute(records, targets, proc_root, packages=packages, root=root)
+    notes.extend(note for note in found if note not in notes)
+    return netns_containers

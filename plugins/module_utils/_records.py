@@ -26,6 +26,7 @@ FIELDS = (
     'interface', 'v6only', 'recv_q', 'send_q', 'inode', 'uid', 'user',
     'processes', 'owner_unknown', 'netns',
     'mark', 'cgroup_id', 'port_locked',
+    'cgroup', 'owner_cgroups', 'unit', 'container', 'package', 'security_context', 'origin_unknown',
 )
 
 # State numbers are the kernel's TCP_* values, which are also ss's state bits.

@@ -61,6 +61,12 @@ options:
         sockets no process can hold), which does not make the facts incomplete.
     type: bool
     default: true
+  packages:
+    description:
+      - Name the package of each owner's executable in RV(ansible_facts.sockets[].package), from the package
+        database's files (dpkg's lists, rpm's C(rpmdb.sqlite)), read-only and bounded; V(not_gathered) when V(false).
+    type: bool
+    default: false
   backend:
     description:
       - Where the sockets are read from.
@@ -256,6 +262,35 @@ ansible_facts:
             - V(null) for other families and when unknown (the V(proc) and V(psutil) backends).
           type: bool
           sample: true
+        cgroup:
+          description: The socket's cgroup path as C(ss --cgroup) prints it, from C(cgroup_id); V(null) without one.
+          type: str
+          sample: /system.slice/ssh.service
+        owner_cgroups:
+          description: The owners' cgroup paths that differ from C(cgroup), sorted; V([]) when none differs.
+          type: list
+          elements: str
+        unit:
+          description: The first owner's systemd unit, V({name, manager, uid, service}); for a socket systemd holds for socket activation, its C(.socket) unit and the C(service) it starts.
+          type: dict
+          sample: {"name": "ssh.service", "manager": "system", "uid": null, "service": null}
+        container:
+          description: The first owner's container, V({runtime, id, name, pod, namespace, container}), or V(null).
+          type: dict
+          sample: {"runtime": "docker", "id": "4f1c...", "name": "web", "pod": null, "namespace": null, "container": null}
+        package:
+          description: With O(packages=true), the package of the first owner's executable, V({name, manager, path}).
+          type: dict
+          sample: {"name": "openssh-server", "manager": "dpkg", "path": "/usr/sbin/sshd"}
+        security_context:
+          description: The first owner's SELinux or AppArmor label, where one of them is active (the process context of C(ss -Z)).
+          type: str
+        origin_unknown:
+          description:
+            - Why the host could not tell each of the six keys above that it could not (see C(docs/records.md)); a
+              key V(null) with no entry here is none (no container, no unit).
+          type: dict
+          sample: {}
     socket_summary:
       description:
         - The figures of C(ss -s) for the module's own network namespace, read from C(/proc/net/sockstat), C(sockstat6) and C(snmp).
@@ -338,6 +373,10 @@ ansible_facts:
               only values that occur, V({}) when every record has an owner.
           type: dict
           sample: {"kernel": 2, "not_visible": 1}
+        netns_containers:
+          description: "With O(netns), each namespace's container: V(null) for none, V({unknown: REASON}) when unknown."
+          type: dict
+          sample: {"pid 4711 (nginx)": {"runtime": "docker", "id": "4f1c...", "name": "web"}}
         count:
           description: Number of records returned.
           type: int
@@ -348,47 +387,13 @@ ansible_facts:
           sample: 3.2
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
-from ansible_collections.netaudit.sockets.plugins.module_utils import _psutil_source
-from ansible_collections.netaudit.sockets.plugins.module_utils import _records
-from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+from ansible_collections.netaudit.sockets.plugins.module_utils import _facts_module
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            filter=dict(type='str'),
-            tables=dict(type='list', elements='str', default=['tcp', 'udp']),
-            listening=dict(type='bool', default=False),
-            processes=dict(type='bool', default=True),
-            netns=dict(type='raw'),
-            backend=dict(type='str', default='auto', choices=['auto', 'netlink', 'proc', 'psutil']),
-            proc_root=dict(type='path', default='/proc'),
-            summary=dict(type='bool', default=True),
-            compact_transfer=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        facts = _gather.gather(
-            tables=params['tables'], listening=params['listening'], processes=params['processes'],
-            filter_text=params['filter'], netns=params['netns'], backend=params['backend'],
-            proc_root=params['proc_root'], summary=params['summary'])
-    except NetauditError as exc:
-        # Every error of the collection (an option, a table, a filter, a namespace, a host file, netlink, psutil):
-        # its message names what failed.
-        if isinstance(exc, _psutil_source.PsutilError) and not _psutil_source.HAS_PSUTIL:
-            module.fail_json(msg=missing_required_lib('psutil'), exception=_psutil_source.PSUTIL_IMPORT_ERROR)
-        module.fail_json(msg=str(exc))
-    if params['compact_transfer']:
-        # One JSON text instead of a list of records (see plugins/plugin_utils/_module_run.py); packing empties the
-        # list as it goes.
-        packed = _records.pack(facts['sockets'])
-        module.exit_json(changed=False, ansible_facts=facts, packed_sockets=packed)
-    module.exit_json(changed=False, ansible_facts=facts)
+    _facts_module.run(AnsibleModule(argument_spec=_facts_module.ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == '__main__':

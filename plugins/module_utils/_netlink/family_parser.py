@@ -73,7 +73,10 @@ class FamilyParser(object):
             'local_address': local, 'local_port': local_port, 'peer_address': peer, 'peer_port': peer_port,
             'interface': interface, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode,
             'uid': uid, 'user': None if uid is None else self.user_name(uid), 'processes': [], 'owner_unknown': None, 'netns': None,
-            'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': ifindex,
+            'mark': None, 'cgroup_id': None, 'port_locked': None,
+            # The origin keys (_gather fills them after the owners: _origin/run.py).
+            'cgroup': None, 'owner_cgroups': None, 'unit': None, 'container': None, 'package': None,
+            'security_context': None, 'origin_unknown': None, '_ifindex': ifindex,
         })
 
     def finish(self) -> list[Record]:

@@ -102,7 +102,10 @@ class UnixParser(FamilyParser):
             'local_address': name, 'local_port': None, 'peer_address': '', 'peer_port': peer,
             'interface': None, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode,
             'uid': uid, 'user': user, 'processes': [], 'owner_unknown': None, 'netns': None,
-            'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': 0,
+            'mark': None, 'cgroup_id': None, 'port_locked': None,
+            # The origin keys (_gather fills them after the owners: _origin/run.py).
+            'cgroup': None, 'owner_cgroups': None, 'unit': None, 'container': None, 'package': None,
+            'security_context': None, 'origin_unknown': None, '_ifindex': 0,
         })
 
     def finish(self) -> list[Record]:

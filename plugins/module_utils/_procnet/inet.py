@@ -83,6 +83,9 @@ def parse_inet(text: str, netid: str, family: str, source: str = 'net/tcp', prob
                 'interface': None, 'v6only': None, 'recv_q': int(recv_q, 16),
                 'send_q': int(send_q, 16) if listen_send_q or state != 'LISTEN' else None,
                 'inode': int(inode), 'uid': owner[0], 'user': owner[1], 'processes': [], 'owner_unknown': None, 'netns': None,
-                'mark': None, 'cgroup_id': None, 'port_locked': None, '_ifindex': None,
+                'mark': None, 'cgroup_id': None, 'port_locked': None,
+                # The origin keys (_gather fills them after the owners: _origin/run.py).
+                'cgroup': None, 'owner_cgroups': None, 'unit': None, 'container': None, 'package': None,
+                'security_context': None, 'origin_unknown': None, '_ifindex': None,
             })
     return records

@@ -38,6 +38,9 @@ def parse_packet(text: str, source: str = 'net/packet', problems: list[str] | No
             # ss shows packet sockets' Send-Q as 0 on either path.
             'recv_q': int(rmem), 'send_q': 0, 'inode': int(inode), 'uid': uid, 'user': user_name(uid),
             'processes': [], 'owner_unknown': None, 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+            # The origin keys (_gather fills them after the owners: _origin/run.py).
+            'cgroup': None, 'owner_cgroups': None, 'unit': None, 'container': None, 'package': None,
+            'security_context': None, 'origin_unknown': None,
             '_ifindex': ifindex,
         })
     return records
@@ -60,6 +63,9 @@ def parse_netlink(text: str, source: str = 'net/netlink', problems: list[str] | 
             'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None,
             'recv_q': int(rmem), 'send_q': int(wmem), 'inode': int(inode), 'uid': None, 'user': None,
             'processes': [], 'owner_unknown': None, 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+            # The origin keys (_gather fills them after the owners: _origin/run.py).
+            'cgroup': None, 'owner_cgroups': None, 'unit': None, 'container': None, 'package': None,
+            'security_context': None, 'origin_unknown': None,
             '_ifindex': 0,
         })
     return records

@@ -212,6 +212,9 @@ def parse_unix(text: bytes | str | list[UnixLine], source: str = 'net/unix', pro
                 'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None,
                 'recv_q': None, 'send_q': None, 'inode': inode, 'uid': None, 'user': None,
                 'processes': [], 'owner_unknown': None, 'netns': None, 'mark': None, 'cgroup_id': None, 'port_locked': None,
+                # The origin keys (_gather fills them after the owners: _origin/run.py).
+                'cgroup': None, 'owner_cgroups': None, 'unit': None, 'container': None, 'package': None,
+                'security_context': None, 'origin_unknown': None,
                 '_ifindex': 0,
             })
     return records
