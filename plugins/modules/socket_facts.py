@@ -271,7 +271,7 @@ ansible_facts:
           type: list
           elements: str
         unit:
-          description: The first owner's systemd unit, V({name, manager, uid, service}); for a socket systemd holds for socket activation, its C(.socket) unit and the C(service) it starts.
+          description: The first owner's systemd unit, V({name, manager, uid, service}); for a socket systemd holds, its C(.socket) unit and C(service).
           type: dict
           sample: {"name": "ssh.service", "manager": "system", "uid": null, "service": null}
         container:

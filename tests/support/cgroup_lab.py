@@ -97,11 +97,12 @@ def made_cgroups():
 
 
 class Holder:
-    """fixtures/holder.py in `hold` mode: a real process named `name` (uid `uid`), opening `sockets` on open()."""
+    """fixtures/holder.py in `hold` mode: a real process named `name` (uid `uid`), opening `sockets` on open(); run by
+    `python` (this test's interpreter unless told: /usr/bin/python3 for an executable a package installed)."""
 
-    def __init__(self, sockets, name='holder', uid=None, env=None, prefix=()):
+    def __init__(self, sockets, name='holder', uid=None, env=None, prefix=(), python=None):
         spec = {'name': name, 'uid': uid, 'sockets': sockets, 'root': '/', 'ipv6': None}
-        self.proc = subprocess.Popen(list(prefix) + [sys.executable, HOLDER, COLLECTIONS, json.dumps(spec), 'hold'],
+        self.proc = subprocess.Popen(list(prefix) + [python or sys.executable, HOLDER, COLLECTIONS, json.dumps(spec), 'hold'],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.pid = json.loads(self.proc.stdout.readline())['pid']
         self.sockets = None

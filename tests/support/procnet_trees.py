@@ -18,6 +18,8 @@ import shutil
 
 import pytest
 
+from support.socket_scenario import reader_origin
+
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(TESTS, 'unit', 'plugins', 'module_utils', 'fixtures', 'procnet')
 CAPTURED, HAND = os.path.join(FIXTURES, 'captured'), os.path.join(FIXTURES, 'hand')
@@ -89,7 +91,7 @@ def inet(netid, state, local, lport, peer, pport, inode, recv_q=0, send_q=0, uid
         'local_address': local, 'local_port': lport, 'peer_address': peer, 'peer_port': pport,
         'interface': None, 'v6only': None, 'recv_q': recv_q, 'send_q': send_q, 'inode': inode, 'uid': uid,
         'user': user(uid), 'processes': [], 'owner_unknown': None, 'netns': None, '_ifindex': None, 'mark': None, 'cgroup_id': None,
-        'port_locked': None,
+        'port_locked': None, **reader_origin(),
     }
 
 
@@ -98,7 +100,7 @@ def unix(netid, state, name, inode):
         'netid': netid, 'state': state, 'family': 'unix', 'local_address': name, 'local_port': None,
         'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None, 'recv_q': None, 'send_q': None,
         'inode': inode, 'uid': None, 'user': None, 'processes': [], 'owner_unknown': None, 'netns': None, '_ifindex': 0,
-        'mark': None, 'cgroup_id': None, 'port_locked': None,
+        'mark': None, 'cgroup_id': None, 'port_locked': None, **reader_origin(),
     }
 
 
@@ -107,7 +109,7 @@ def packet(netid, protocol, ifindex, interface, inode, recv_q=0, uid=0):
         'netid': netid, 'state': 'UNCONN', 'family': 'link', 'local_address': protocol, 'local_port': ifindex,
         'peer_address': '', 'peer_port': 0, 'interface': interface, 'v6only': None, 'recv_q': recv_q, 'send_q': 0,
         'inode': inode, 'uid': uid, 'user': user(uid), 'processes': [], 'owner_unknown': None, 'netns': None, '_ifindex': ifindex,
-        'mark': None, 'cgroup_id': None, 'port_locked': None,
+        'mark': None, 'cgroup_id': None, 'port_locked': None, **reader_origin(),
     }
 
 
@@ -116,7 +118,7 @@ def netlink(protocol, portid, inode, recv_q=0, send_q=0):
         'netid': 'nl', 'state': 'UNCONN', 'family': 'netlink', 'local_address': protocol, 'local_port': portid,
         'peer_address': None, 'peer_port': None, 'interface': None, 'v6only': None, 'recv_q': recv_q,
         'send_q': send_q, 'inode': inode, 'uid': None, 'user': None, 'processes': [], 'owner_unknown': None, 'netns': None, '_ifindex': 0,
-        'mark': None, 'cgroup_id': None, 'port_locked': None,
+        'mark': None, 'cgroup_id': None, 'port_locked': None, **reader_origin(),
     }
 
 

@@ -201,13 +201,17 @@ def test_the_collection_is_seen():
     """The checks read the real tree: the module, the host code and the controller code, with imports between them."""
     graph = import_graph(REPO)
     assert 'plugins/modules/socket_facts.py' in graph
-    assert 'plugins/module_utils/_gather.py' in graph['plugins/modules/socket_facts.py']
+    # socket_facts.py holds its documentation and main(); its run (options to exit_json) is _facts_module.py's.
+    assert graph['plugins/modules/socket_facts.py'] == {'plugins/module_utils/_facts_module.py'}
+    assert 'plugins/module_utils/_gather.py' in graph['plugins/module_utils/_facts_module.py']
     assert any(folder_of(target) == 'module_utils' for path, targets in graph.items() if folder_of(path) == 'plugin_utils'
                for target in targets)
     assert len(host_files(REPO)) > 10
     # The packages of host code and controller code are read with their files.
     assert os.path.join('plugins', 'module_utils', '_procnet') in packages(REPO)
     assert os.path.join('plugins', 'module_utils', '_procnet', 'reader.py') in host_files(REPO)
+    # A package imported inside a function (_gather imports _origin.run where it is needed) is reached too.
+    assert os.path.join('plugins', 'module_utils', '_origin', 'run.py') in host_files(REPO)
     assert any(os.path.dirname(path).startswith(os.path.join('plugins', 'plugin_utils') + os.sep) for path in graph)
 
 

@@ -169,7 +169,8 @@ class Attributor:
 
     def _activated(self, record: dict, owner: _Process) -> Tuple[Optional[dict], Optional[str]]:
         manager = owner.manager
-        assert manager is not None
+        if manager is None:     # not reached: _manager_pids holds the pids of managers only
+            return owner.unit
         declared = self._units_of(manager)
         unit, why = declared.match(record)
         if unit is not None:

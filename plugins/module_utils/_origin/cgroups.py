@@ -101,27 +101,30 @@ def mount_relative(mount: CgroupMount, proc_path: str) -> Optional[str]:
     return None
 
 
+# struct file_handle of name_to_handle_at(2): unsigned int handle_bytes, int handle_type, then the handle (room for
+# _HANDLE_ROOM bytes). Packed by hand into a plain buffer, so ctypes is loaded only when a handle is asked for.
+_HANDLE_HEADER = struct.Struct('=Ii')
+_HANDLE_ROOM = 128
+
+
 def kernfs_handle_id(path: str) -> Optional[int]:
     """The kernel's id of the cgroup directory at path, from its file handle (name_to_handle_at); None when the
     call fails or the handle is not the 8-byte kernfs id."""
     import ctypes  # pylint: disable=import-outside-toplevel     # ~3 ms, for 32-bit kernels only
 
-    class FileHandle(ctypes.Structure):
-        _fields_ = [('handle_bytes', ctypes.c_uint), ('handle_type', ctypes.c_int), ('f_handle', ctypes.c_ubyte * 128)]
-
     try:
         call = ctypes.CDLL(None, use_errno=True).name_to_handle_at
     except (OSError, AttributeError):
         return None
-    handle = FileHandle()
-    handle.handle_bytes = 128
+    handle = ctypes.create_string_buffer(_HANDLE_HEADER.size + _HANDLE_ROOM)
+    _HANDLE_HEADER.pack_into(handle, 0, _HANDLE_ROOM, 0)
     mount_id = ctypes.c_int()
     at_fdcwd = -100
-    if call(at_fdcwd, os.fsencode(path), ctypes.byref(handle), ctypes.byref(mount_id), 0) != 0:
+    if call(at_fdcwd, os.fsencode(path), handle, ctypes.byref(mount_id), 0) != 0:
         return None
-    if handle.handle_bytes != 8:
+    if _HANDLE_HEADER.unpack_from(handle, 0)[0] != 8:
         return None
-    return int(struct.unpack('=Q', bytes(handle.f_handle[:8]))[0])
+    return int(struct.unpack_from('=Q', handle, _HANDLE_HEADER.size)[0])
 
 
 class CgroupIndex:

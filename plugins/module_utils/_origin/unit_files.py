@@ -24,6 +24,7 @@ import stat
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _bounded
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin import units
 
 # The system manager's search path, first found wins.
@@ -41,7 +42,7 @@ LINK_HOPS = 40
 _DEPENDENCY_FOLDERS = ('.wants', '.requires', '.upholds')
 
 
-class UnitFileProblem(Exception):
+class UnitFileProblem(NetauditError):
     """A file or folder that cannot be read as systemd would read it; the message names it. `missing` when the
     path is not there (most units have no drop-in folder)."""
 

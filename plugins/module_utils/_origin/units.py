@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Tuple, Union
 
+from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+
 # Unit types, as the suffix of a unit name.
 UNIT_TYPES = frozenset(('service', 'socket', 'target', 'device', 'mount', 'automount', 'swap', 'timer', 'path',
                         'slice', 'scope'))
@@ -81,7 +83,7 @@ def _components(path: str) -> List[str]:
     return [part for part in path.split('/') if part]
 
 
-class CgroupPathError(ValueError):
+class CgroupPathError(NetauditError, ValueError):
     """A cgroup path that names no place in the module's cgroup tree (outside its cgroup namespace)."""
 
 

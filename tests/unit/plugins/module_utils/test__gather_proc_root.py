@@ -58,11 +58,19 @@ def without_private(record):
     return dict((key, value) for key, value in record.items() if key not in PRIVATE)
 
 
+# Where a socket comes from is not read from a foreign tree: its cgroups, unit files and runtimes' state are the live
+# host's (docs/records.md, "Where a socket comes from"); every origin key but owner_cgroups is unknown with this reason.
+ORIGIN_NOT_READ = 'not read from a proc_root tree (cgroups, unit files and runtime state belong to the live host)'
+ORIGIN_UNKNOWN = dict((key, ORIGIN_NOT_READ) for key in ('cgroup', 'unit', 'container', 'package', 'security_context'))
+
+
 def not_gathered(record):
-    """The record as gather(processes=False) returns it: owner_unknown not_gathered, or kernel for what no process
-    can hold (inode 0, a netlink socket with portid 0), docs/records.md."""
+    """The record as gather(processes=False) returns it from a tree: owner_unknown not_gathered, or kernel for what
+    no process can hold (inode 0, a netlink socket with portid 0), and the origin keys null, each but owner_cgroups
+    (none differ: []) with the proc_root reason in origin_unknown, docs/records.md."""
     kernel = record['inode'] == 0 or (record['family'] == 'netlink' and record['local_port'] == 0)
-    return dict(record, owner_unknown='kernel' if kernel else 'not_gathered')
+    return dict(record, owner_unknown='kernel' if kernel else 'not_gathered', cgroup=None, owner_cgroups=[], unit=None,
+                container=None, package=None, security_context=None, origin_unknown=dict(ORIGIN_UNKNOWN))
 
 
 def ss_inet(root, *args):
