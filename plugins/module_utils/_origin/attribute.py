@@ -38,6 +38,17 @@ _Fields = Tuple[Optional[str], List[str], Optional[dict], Dict[str, str]]
 NO_CGROUP_ID = 'the socket came without a cgroup id (the proc and psutil backends, and kernels before 5.8, give none)'
 
 
+def key_of(record: dict, pids: Tuple[int, ...]) -> object:
+    """What a record's cgroup, owner cgroups and unit depend on (records with the same key share them): the cgroup
+    id and owners, and when either is missing, why there is no owner and whether a cgroup id was to be expected."""
+    cgroup_id = record.get('cgroup_id')
+    if cgroup_id is not None and pids:
+        return (cgroup_id, pids)
+    return (cgroup_id, pids, record.get('owner_unknown'), cgroup_id is None and (
+        record.get('family') in _records.INET_FAMILIES and bool(record.get('inode'))
+        and record.get('state') not in _NO_CGROUP_STATES))
+
+
 class _Process:
     """What the run knows of one process: its cgroups (or why not), its cgroup as ss writes it, the unit of its
     cgroup, whether it is a manager."""
@@ -55,10 +66,12 @@ class Attributor:
     `origin_unknown` (a dict, made when missing) the reason for each of them the host could not tell."""
 
     def __init__(self, proc_root: str = '/proc', root: str = '/', ipv6: Optional[bool] = None,
-                 cgroup_root: str = '/') -> None:
+                 cgroup_root: str = '/', files: Optional[cgroups.CgroupFiles] = None) -> None:
         # root: where files are read (unit files, the password file); cgroup_root: where the cgroup2 mount point
         # that proc_root's mount table names is read. Both are '/' on a live host; tests set them apart.
         self.proc_root, self.root, self.cgroup_root = proc_root, root, cgroup_root
+        # Each /proc/PID/cgroup is read once in a run, shared with the containers (run.py).
+        self.files = files or cgroups.CgroupFiles(proc_root)
         # Whether systemd binds a port-only Listen*= to [::] (IPv6 present) or to 0.0.0.0.
         self.ipv6 = os.path.exists(os.path.join(proc_root, 'net', 'if_inet6')) if ipv6 is None else ipv6
         self._mount_read = False
@@ -66,6 +79,7 @@ class Attributor:
         self.mount_problem: Optional[str] = None
         self.index: Optional[cgroups.CgroupIndex] = None
         self._processes: Dict[int, _Process] = {}
+        self._known: Dict[object, _Fields] = {}
         self._manager_pids: Set[int] = set()
         self._socket_units: Dict[Tuple[str, Optional[int]], socket_units.SocketUnits] = {}
 
@@ -82,7 +96,7 @@ class Attributor:
         if known is not None:
             return known
         try:
-            found = _Process(cgroups.read_process_cgroups(self.proc_root, pid), None)
+            found = _Process(cgroups.read_process_cgroups(self.proc_root, pid, self.files), None)
         except cgroups.CgroupFileError as exc:
             gone = 'process %d exited before its cgroup was read' % pid
             found = _Process(None, gone if exc.missing else str(exc))
@@ -192,33 +206,10 @@ class Attributor:
             self._attribute(records)
 
     def _attribute(self, records: List[dict]) -> None:
-        # Most records share their answer with others (a process's sockets, made in its cgroup): it is worked out
-        # once per key (cgroup id, owners, and what matters when there is neither), then copied: a few dict
-        # operations a record.
-        known: Dict[object, _Fields] = {}
-        managers_seen = self._manager_pids
         for record in records:
             processes = record.get('processes')
-            if not processes:
-                pids: Tuple[int, ...] = ()
-            elif len(processes) == 1:
-                pids = (processes[0]['pid'],)
-            else:
-                pids = tuple([owner['pid'] for owner in processes])
-            cgroup_id = record.get('cgroup_id')
-            if cgroup_id is not None and pids:
-                key: object = (cgroup_id, pids)
-            else:
-                key = (cgroup_id, pids, record.get('owner_unknown'), cgroup_id is None and (
-                    record.get('family') in _records.INET_FAMILIES and bool(record.get('inode'))
-                    and record.get('state') not in _NO_CGROUP_STATES))
-            found = known.get(key)
-            if found is None:
-                owners = [self._process(owner['pid'], owner.get('name')) for owner in processes or ()]
-                found = known[key] = self._fields(record, owners)
-            cgroup, owner_paths, unit, reasons = found
-            if managers_seen and not managers_seen.isdisjoint(pids) and socket_units.may_be_activated(record):
-                unit, reasons = self._activated_fields(record, pids, reasons)
+            pids = tuple([owner['pid'] for owner in processes]) if processes else ()
+            cgroup, owner_paths, unit, reasons = self.fields_of(record, pids)
             record['cgroup'] = cgroup
             record['owner_cgroups'] = owner_paths[:]
             record['unit'] = unit.copy() if unit is not None else None
@@ -232,6 +223,20 @@ class Attributor:
                 if reasons:
                     unknown.update(reasons)
 
+    def fields_of(self, record: dict, pids: Tuple[int, ...]) -> _Fields:
+        """(cgroup, owner_cgroups, unit, reasons) of a record whose owners are pids. Most records share their answer
+        with others (a process's sockets, made in its cgroup): it is worked out once per key (cgroup id, owners,
+        and what matters when there is neither) and shared; the caller must not change what it gets."""
+        key = key_of(record, pids)
+        found = self._known.get(key)
+        if found is None:
+            owners = [self._process(owner['pid'], owner.get('name')) for owner in record.get('processes') or ()]
+            found = self._known[key] = self._fields(record, owners)
+        if self._manager_pids and not self._manager_pids.isdisjoint(pids) and socket_units.may_be_activated(record):
+            unit, reasons = self._activated_fields(record, pids, found[3])
+            return found[0], found[1], unit, reasons
+        return found
+
     def _activated_fields(self, record: dict, pids: Tuple[int, ...], reasons: Dict[str, str]
                           ) -> Tuple[Optional[dict], Dict[str, str]]:
         """The unit of a listening socket held by a manager (the first one by pid), and the reasons with its own."""
@@ -242,6 +247,11 @@ class Attributor:
         if why:
             reasons['unit'] = _bounded.host_name(why) or ''
         return unit, reasons
+
+    @property
+    def manager_pids(self) -> Set[int]:
+        """The pids of the systemd managers seen so far (the set grows as processes are seen)."""
+        return self._manager_pids
 
     def notes(self) -> List[str]:
         """What socket_meta.notes could say about this run: a cgroup walk cut short, unit files not read."""

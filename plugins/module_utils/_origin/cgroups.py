@@ -269,11 +269,37 @@ def parse_proc_cgroup(data: bytes, path: str = 'cgroup') -> ProcessCgroups:
     return ProcessCgroups(v2, systemd)
 
 
-def read_process_cgroups(proc_root: str, pid: int) -> ProcessCgroups:
-    """The cgroup paths of process pid; raises CgroupFileError (a BoundedReadError: `missing` when it has gone)."""
-    path = os.path.join(proc_root, str(pid), 'cgroup')
+class CgroupFiles(object):
+    """Each process's /proc/PID/cgroup read once in a run, for every field that needs it (the cgroups and units of
+    attribute.py, the containers of containers.py): read(pid) gives its bytes or raises the same BoundedReadError."""
+
+    def __init__(self, proc_root: str = '/proc') -> None:
+        self.proc_root = proc_root
+        self._read: Dict[object, object] = {}
+
+    def path(self, pid: object) -> str:
+        return os.path.join(self.proc_root, str(pid), 'cgroup')
+
+    def read(self, pid: object) -> bytes:
+        found = self._read.get(pid)
+        if found is None:
+            try:
+                found = _bounded.read_bytes(self.path(pid), _bounded.SMALL_LIMIT)
+            except _bounded.BoundedReadError as exc:
+                found = exc
+            self._read[pid] = found
+        if isinstance(found, _bounded.BoundedReadError):
+            raise found
+        return found  # type: ignore[return-value]  # bytes, or the error raised above
+
+
+def read_process_cgroups(proc_root: str, pid: int, files: Optional[CgroupFiles] = None) -> ProcessCgroups:
+    """The cgroup paths of process pid (through the run's files when given); raises CgroupFileError (a
+    BoundedReadError: `missing` when it has gone)."""
+    files = files or CgroupFiles(proc_root)
+    path = files.path(pid)
     try:
-        data = _bounded.read_bytes(path, _bounded.SMALL_LIMIT)
+        data = files.read(pid)
     except _bounded.BoundedReadError as exc:
         raise CgroupFileError(exc.path, exc.reason, exc.errno) from None
     return parse_proc_cgroup(data, path)

@@ -38,7 +38,7 @@ import re
 from typing import Dict, Optional, Tuple
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _bounded
-from ansible_collections.netaudit.sockets.plugins.module_utils._origin import container_state, docker_proxy, rootfiles
+from ansible_collections.netaudit.sockets.plugins.module_utils._origin import cgroups, container_state, docker_proxy, rootfiles
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin.rootfiles import Unknown
 
 RUNTIMES = ('docker', 'podman', 'containerd', 'cri-o', 'lxc')
@@ -94,8 +94,10 @@ def describe(container: 'dict[str, object]') -> str:
 class Containers(object):
     """The containers of one run: container(pid) and namespace(inode), each answer and file read once."""
 
-    def __init__(self, proc_root: str = '/proc', root: str = '/') -> None:
+    def __init__(self, proc_root: str = '/proc', root: str = '/', files: 'cgroups.CgroupFiles | None' = None) -> None:
         self.proc_root = proc_root
+        # Each /proc/PID/cgroup is read once in a run, shared with the cgroup and unit fields (run.py).
+        self.files = files or cgroups.CgroupFiles(proc_root)
         self.root = root or '/'
         self.live = os.path.realpath(proc_root) == '/proc'
         self._told: 'dict[tuple[str, str], tuple[dict[str, object], str | None]]' = {}
@@ -146,11 +148,11 @@ class Containers(object):
     # -- cgroups ----------------------------------------------------------------------------------------------
 
     def _cgroup_lines(self, pid: 'int | str') -> 'list[tuple[str, str, str]]':
-        """[(hierarchy id, controllers, path)] of /proc/PID/cgroup, checked to be the kernel's own lines.
-        (Private here; the cgroup reader of cgroups.py should own it.)"""
-        path = os.path.join(self.proc_root, str(pid), 'cgroup')
+        """[(hierarchy id, controllers, path)] of /proc/PID/cgroup (read once in a run, cgroups.CgroupFiles),
+        checked to be the kernel's own lines."""
+        path = self.files.path(pid)
         try:
-            raw = _bounded.read_bytes(path, _bounded.SMALL_LIMIT)
+            raw = self.files.read(pid)
         except _bounded.BoundedReadError as exc:
             if exc.missing and not os.path.isdir(os.path.dirname(path)):
                 raise Unknown('exited: process %s ended before its cgroup was read' % pid) from None

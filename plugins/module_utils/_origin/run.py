@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.netaudit.sockets.plugins.module_utils._origin.attribute import Attributor
+from ansible_collections.netaudit.sockets.plugins.module_utils._records import no_cycle_collection
+from ansible_collections.netaudit.sockets.plugins.module_utils._origin.attribute import Attributor, key_of
+from ansible_collections.netaudit.sockets.plugins.module_utils._origin.cgroups import CgroupFiles
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin.containers import Containers
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin.packages import Packages
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin.security import SecurityContexts
@@ -34,39 +36,40 @@ def not_read(records: List[Dict[str, Any]], why: str) -> None:
         record['origin_unknown'] = dict((field, why) for field in FIELDS[:-1] if field != 'owner_cgroups')
 
 
-def _first_owner(record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    return min(record['processes'], key=lambda owner: owner['pid']) if record['processes'] else None
-
-
 def attribute(records: List[Dict[str, Any]], targets: List[Tuple[Optional[str], Any]], proc_root: str = '/proc',
               packages: bool = False, root: str = '/') -> Tuple[List[str], Optional[Dict[str, Any]]]:
     """Fill the origin fields of one run's records. Returns (notes, netns_containers): notes for socket_meta, and
     for a run that read other namespaces, {label: the container whose init process holds it, null for none, or
     {"unknown": reason}}; None when only the module's own namespace was read."""
-    for record in records:
-        record['origin_unknown'] = {}
-    attributor = Attributor(proc_root, root)
-    attributor.attribute(records)
-    finder, contexts = Containers(proc_root, root), SecurityContexts(proc_root, root)
+    files = CgroupFiles(proc_root)
+    attributor = Attributor(proc_root, root, files=files)
+    finder, contexts = Containers(proc_root, root, files=files), SecurityContexts(proc_root, root)
     packager = Packages(proc_root, root) if packages else None
     if packager is not None:
         packager.prepare(sorted(set(owner['pid'] for record in records for owner in record['processes'])))
-    for record in records:
-        unknown = record['origin_unknown']
-        owner = _first_owner(record)
-        for field, told in (('container', finder.container), ('package', packager.package if packager else None),
-                            ('security_context', contexts.context)):
-            value: Any = None
-            reason: Optional[str] = None
-            if told is None:
-                reason = NOT_GATHERED
-            elif owner is not None:
-                value, reason = told(owner['pid'])
-            elif record['owner_unknown'] != 'kernel':
-                reason = record['owner_unknown']
-            record[field] = value
-            if reason:
-                unknown[field] = reason
+    # Each answer is worked out once per key and shared between the records that have it: per cgroup id and
+    # owners (attribute.py), the first owner's container, package and label (processes are in pid order), or per
+    # reason for records without owner. A record then takes its seven values in one update; nothing changes the
+    # shared values after this. Records a systemd manager holds are worked out one by one (their .socket unit
+    # depends on the socket's address).
+    of_owner: Dict[object, Tuple[Any, Any, Any, Dict[str, str]]] = {}
+    shared: Dict[object, Optional[Dict[str, Any]]] = {}
+    managers = attributor.manager_pids
+    with no_cycle_collection():
+        for record in records:
+            processes = record['processes']
+            if processes:
+                pids = (processes[0]['pid'],) if len(processes) == 1 else tuple([owner['pid'] for owner in processes])
+            else:
+                pids = ()
+            cgroup_id = record['cgroup_id']
+            key = (cgroup_id, pids) if pids and cgroup_id is not None else key_of(record, pids)   # key_of's first case, inline
+            values = shared.get(key)
+            if values is None:
+                values = _values(record, pids, attributor, of_owner, finder, packager, contexts)
+                if managers.isdisjoint(pids):
+                    shared[key] = values
+            record.update(values)
     labels: Optional[Dict[str, Any]] = None
     for label, namespace in targets:
         if namespace is not None and label is not None and namespace.identity:
@@ -74,3 +77,39 @@ def attribute(records: List[Dict[str, Any]], targets: List[Tuple[Optional[str], 
             labels = {} if labels is None else labels
             labels[label] = container if reason is None else {'unknown': reason}
     return attributor.notes(), labels
+
+
+def _values(record: Dict[str, Any], pids: Tuple[int, ...], attributor: Attributor,
+            of_owner: Dict[object, Tuple[Any, Any, Any, Dict[str, str]]], finder: Containers,
+            packager: Optional[Packages], contexts: SecurityContexts) -> Dict[str, Any]:
+    """The seven origin values of one record, as one dict to update it with."""
+    cgroup, owner_cgroups, unit, reasons = attributor.fields_of(record, pids)
+    key: object = pids[0] if pids else record['owner_unknown']
+    found = of_owner.get(key)
+    if found is None:
+        found = of_owner[key] = _of_owner(pids[0] if pids else None, record['owner_unknown'], finder, packager, contexts)
+    container, package, context, more = found
+    return {'cgroup': cgroup, 'owner_cgroups': owner_cgroups, 'unit': unit, 'container': container,
+            'package': package, 'security_context': context,
+            'origin_unknown': dict(reasons, **more) if reasons or more else {}}
+
+
+def _of_owner(pid: Optional[int], owner_unknown: Optional[str], finder: Containers, packager: Optional[Packages],
+              contexts: SecurityContexts) -> Tuple[Any, Any, Any, Dict[str, str]]:
+    """(container, package, security_context, reasons) of the process pid, or of a record without owner."""
+    values: List[Any] = []
+    reasons: Dict[str, str] = {}
+    for field, told in (('container', finder.container), ('package', packager.package if packager else None),
+                        ('security_context', contexts.context)):
+        value: Any = None
+        reason: Optional[str] = None
+        if told is None:
+            reason = NOT_GATHERED
+        elif pid is not None:
+            value, reason = told(pid)
+        elif owner_unknown != 'kernel':
+            reason = owner_unknown
+        values.append(value)
+        if reason:
+            reasons[field] = reason
+    return values[0], values[1], values[2], reasons
