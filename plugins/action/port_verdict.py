@@ -16,6 +16,7 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.policy import compile_policy
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
@@ -54,6 +55,10 @@ class ActionModule(DocumentedAction):
 
         if args['gather']:
             module_args = {'listening': True, 'tables': args['tables']}
+            if any('package' in rule.owners for rule in compile_policy(policy).rules):
+                # A rule with `package` is judged on each record's package: gather it, else every such rule fails
+                # closed ("not gathered").
+                module_args['packages'] = True
             if args['netns'] is not None:
                 module_args['netns'] = args['netns']
             facts = gather_facts(self, module_args, task_vars, result)

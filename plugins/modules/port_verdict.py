@@ -51,7 +51,9 @@ options:
     default: []
   gather:
     description:
-      - Gather the listening sockets with M(netaudit.sockets.socket_facts) (C(listening=true)).
+      - Gather the listening sockets with M(netaudit.sockets.socket_facts) (C(listening=true)), with
+        O(netaudit.sockets.socket_facts#module:packages=true) when a rule of the policy (or an exception) has a
+        C(package) key.
       - With V(false), judge the socket facts already gathered (C(gather_facts) with C(FACTS_MODULES), a fact
         cache, or an earlier task); the task fails when there are none.
     type: bool

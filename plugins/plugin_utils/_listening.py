@@ -68,6 +68,74 @@ def owner_unknown_text(reason: str) -> str:
     return OWNER_UNKNOWN_REASONS.get(reason) or _hoststr.text(reason)
 
 
+# The record fields the policy keys of the same name judge (docs/records.md): null with no `origin_unknown` entry is
+# "none" (no unit, no container, no package); an entry, or facts without `origin_unknown`, is unknown.
+ORIGIN_FIELDS = ('unit', 'container', 'package')
+# The reason of a field the facts do not say anything about (facts from before `origin_unknown`), and the words for
+# the reasons the host uses that are codes; every other reason is the host's own sentence, shown made safe.
+ORIGIN_NOT_SAID = 'not_said'
+ORIGIN_UNKNOWN_REASONS = {
+    ORIGIN_NOT_SAID: 'the facts do not say (gathered before this field)',
+    'not_gathered': 'not gathered',
+    'not_visible': 'the owner is not visible to the module',
+    'exited': 'the owner exited or changed pid while the module looked',
+}
+
+
+def origin_unknown(record: Mapping[str, Any], field: str) -> str | None:
+    """Why the record's `field` (unit, container, package) is unknown (cleaned), or None when the facts tell it (its
+    value, or null for none). Facts without an `origin_unknown` dict do not say: ORIGIN_NOT_SAID."""
+    reasons = record.get('origin_unknown')
+    if not isinstance(reasons, Mapping):
+        return ORIGIN_NOT_SAID
+    if field not in reasons:
+        return None
+    reason = reasons[field]
+    return _hoststr.clean(reason if isinstance(reason, str) else str(reason))
+
+
+def origin_unknown_text(reason: str) -> str:
+    """The words for an origin_unknown reason: a code's words, else the host's sentence made safe."""
+    return ORIGIN_UNKNOWN_REASONS.get(reason) or _hoststr.text(reason) or 'no reason given'
+
+
+def origin_values(record: Mapping[str, Any], field: str) -> list[str]:
+    """The strings a `unit`, `container` or `package` pattern is matched against (cleaned, unique, in this order):
+
+    - unit: its `name` and its `service` (a socket unit's service);
+    - container: its `name`, its `id` and the first 12 characters of it (as docker shows it), and for Kubernetes
+      `namespace/pod` and `namespace/pod/container`;
+    - package: each name of the list (dpkg Multi-Arch: "libc6:amd64, libc6:i386"), with and without its `:arch`.
+    """
+    value = record.get(field)
+    if not isinstance(value, Mapping):
+        return []
+
+    def text(key: str, length: int | None = None) -> str | None:
+        item = value.get(key)
+        return _hoststr.clean(item[:length]) if isinstance(item, str) and item else None
+
+    found: list[str | None] = []
+    if field == 'unit':
+        found = [text('name'), text('service')]
+    elif field == 'container':
+        namespace, pod, container = text('namespace'), text('pod'), text('container')
+        found = [text('name'), text('id'), text('id', 12)]
+        if namespace and pod:
+            found.append('%s/%s' % (namespace, pod))
+            if container:
+                found.append('%s/%s/%s' % (namespace, pod, container))
+    elif field == 'package':
+        for name in (text('name') or '').split(','):
+            name = name.strip()
+            found += [name, name.split(':', 1)[0]] if name else []
+    unique: list[str] = []
+    for item in found:
+        if item and item not in unique:
+            unique.append(item)
+    return unique
+
+
 class Listener(object):
     """One listening socket as the policy sees it: what it listens on (IPv4 too when it is dual stack), and who owns it.
 
@@ -138,6 +206,14 @@ class Listener(object):
                     found.append(value)
         return found
 
+    def origin_values(self, field: str) -> list[str]:
+        """The strings a `unit`, `container` or `package` pattern is matched against (see origin_values())."""
+        return origin_values(self.record, field)
+
+    def origin_unknown(self, field: str) -> str | None:
+        """Why this socket's `unit`, `container` or `package` is unknown, or None when the facts tell it."""
+        return origin_unknown(self.record, field)
+
     def endpoint_text(self) -> str:
         """ss's spelling of the local end: 0.0.0.0:22, [::]:22, 127.0.0.1%lo:22 (cleaned host data, not escaped)."""
         return '%s%s:%d' % (bracketed(self.address), '%' + self.interface if self.interface else '', self.port)
@@ -162,10 +238,38 @@ class Listener(object):
             who += ', user %s' % _hoststr.text(self.user if self.user is not None else self.uid)
         return who
 
-    def describe(self) -> str:
-        """tcp 0.0.0.0:22 in netns blue (sshd pid 712, user root): every piece of host data through _hoststr.text()."""
+    def describe(self, keys: Sequence[str] = ()) -> str:
+        """tcp 0.0.0.0:22 in netns blue (sshd pid 712, user root): every piece of host data through _hoststr.text().
+        `keys`, the origin keys of the rule being reported (unit, container, package), add what the socket has for
+        each, or why it is unknown: (sshd pid 712, user root; unit ssh.service; container unknown: REASON)."""
         netns = ' in netns %s' % _hoststr.text(self.netns) if self.netns else ''
-        return '%s %s%s (%s)' % (_hoststr.text(self.proto), _hoststr.text(self.endpoint_text()), netns, self.owners_text())
+        who = [self.owners_text()] + [self.origin_text(key) for key in keys if key in ORIGIN_FIELDS]
+        return '%s %s%s (%s)' % (_hoststr.text(self.proto), _hoststr.text(self.endpoint_text()), netns, '; '.join(who))
+
+    def origin_text(self, field: str) -> str:
+        """unit ssh.socket (service ssh.service), container docker web, container kubernetes prod/api-1/nginx,
+        package openssh-server, no unit, unit unknown: REASON. Safe for a terminal."""
+        reason = self.origin_unknown(field)
+        value = self.record.get(field)
+        if not isinstance(value, Mapping):
+            return '%s unknown: %s' % (field, origin_unknown_text(reason)) if reason is not None else 'no ' + field
+
+        def text(key: str, length: int | None = None) -> str:
+            item = value.get(key)
+            return _hoststr.text(item[:length]) if isinstance(item, str) and item else ''
+
+        if field == 'unit':
+            shown = text('name') or '?'
+            if text('service') and text('service') != text('name'):
+                shown += ' (service %s)' % text('service')
+        elif field == 'container':
+            kubernetes = '/'.join(part for part in (text('namespace'), text('pod'), text('container')) if part)
+            shown = ' '.join(part for part in (text('runtime'), text('name') or kubernetes or text('id', 12)) if part) or '?'
+        else:
+            shown = text('name') or '?'
+        if reason is not None:
+            shown += ' (in part unknown: %s)' % origin_unknown_text(reason)
+        return '%s %s' % (field, shown)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -174,7 +278,17 @@ class Listener(object):
             'stack': self.stack, 'exposure': self.exposure, 'state': _hoststr.clean(self.record.get('state')),
             'processes': list(self.names), 'pids': list(self.pids), 'user': self.user, 'uid': self.uid,
             'netns': self.netns, 'inode': _hoststr.clean(self.record.get('inode')), 'owner_unknown': self.owner_unknown,
+            'unit': _origin_value(self.record, 'unit'), 'container': _origin_value(self.record, 'container'),
+            'package': _origin_value(self.record, 'package'),
+            'origin_unknown': dict((field, reason) for field, reason in (
+                (field, self.origin_unknown(field)) for field in ORIGIN_FIELDS) if reason is not None),
         }
+
+
+def _origin_value(record: Mapping[str, Any], field: str) -> dict[str, Any] | None:
+    """The record's `unit`, `container` or `package` for a socket entry: its dict, strings cleaned; else None."""
+    value = record.get(field)
+    return _hoststr.clean_tree(dict(value)) if isinstance(value, Mapping) else None
 
 
 _LISTEN_KEYS = ('netid', 'state', 'family', 'local_address', 'local_port')

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 # The tables whose sockets have ports: what a rule's proto names.
 PORT_NETIDS = ('tcp', 'udp', 'sctp', 'mptcp', 'dccp', 'raw')
-# Rule keys judged on the socket's owning processes, each against that field of the record's `processes` entries
-# (OWNER_FIELDS, else the key itself). A socket whose owner is unknown cannot be judged on them: the rule fails closed
-# (docs/policy.md, "Sockets whose owner is unknown"). `unit`, `container` or `package` join by adding their name here.
-OWNER_KEYS = ('process',)
+# Rule keys judged on who holds the socket, globs all: `process` against the owning processes' names (OWNER_FIELDS:
+# that field of the record's `processes` entries), `unit`, `container` and `package` against the record's fields of
+# those names (_listening.ORIGIN_FIELDS, _listening.origin_values()). A socket whose owner, or whose field, is unknown
+# cannot be judged on them: the rule fails closed (docs/policy.md, "Sockets whose owner is unknown"), and
+# `unknown_owner` (UNKNOWN_OWNER_MODES) says what each of them does then.
+OWNER_KEYS = ('process', 'unit', 'container', 'package')
 OWNER_FIELDS = {'process': 'name'}
 UNKNOWN_OWNER_MODES = ('fail', 'ignore')
 RULE_KEYS = ('port', 'proto', 'family', 'bind') + OWNER_KEYS + (

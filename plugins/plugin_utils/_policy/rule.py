@@ -18,6 +18,7 @@ from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import (
     PolicyError, is_int, parse_choice, parse_port_range, strip_filter_prefix, type_name,
 )
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._listening import ORIGIN_FIELDS
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.binds import Bind, bind_matcher
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.keys import (
     FAMILY_WORDS, OWNER_KEYS, PORT_NETIDS, RULE_KEYS, UNKNOWN_OWNER_MODES,
@@ -97,6 +98,11 @@ class Rule(object):
     @property
     def processes(self) -> tuple[str, ...] | None:
         return self.owners.get('process')
+
+    @property
+    def origin_keys(self) -> tuple[str, ...]:
+        """The rule's keys judged on the record's unit, container and package: what its messages show of a socket."""
+        return tuple(key for key in self.owners if key in ORIGIN_FIELDS)
 
     def _shorthand(self, text: str) -> None:
         where = '%s: "%s"' % (self.path, text)
@@ -204,7 +210,8 @@ class Rule(object):
         return ' '.join([text] + extras)
 
     def mode(self, policy_mode: str) -> str:
-        """'fail' or 'ignore': what this rule does with a socket whose owner is unknown, when it needs an owner."""
+        """'fail' or 'ignore': what this rule does with a socket whose owner (or unit, container, package) is unknown,
+        when it has a key judged on it (OWNER_KEYS)."""
         return self.unknown_owner or policy_mode
 
     def needs_owner(self) -> bool:

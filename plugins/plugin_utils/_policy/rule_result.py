@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._listening import Listener
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.matching import needed, undecided_keys
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.rule import Rule
 
 
 def rule_result(rule: Rule, mode: str, expired: bool, sockets: list[Listener], undecided: list[Listener],
                 excepted: Sequence[Listener] | None = None) -> dict[str, Any]:
-    """One rule's result. `sockets` match it for certain; `undecided` would match but for an owner key, their owner
-    being unknown (only when the rule fails closed; a forbidden rule counts them as violations)."""
+    """One rule's result. `sockets` match it for certain; `undecided` would match but for an owner key whose value is
+    unknown, their owner or their unit, container or package (only when the rule fails closed; a forbidden rule counts
+    them as violations). The message names each undecided socket with what was unknown and why."""
     result: dict[str, Any] = {
         'id': rule.id, 'kind': rule.kind, 'index': rule.index, 'name': rule.name, 'text': rule.text,
         'rule': rule.describe(), 'reason': rule.reason,
@@ -29,8 +31,10 @@ def rule_result(rule: Rule, mode: str, expired: bool, sockets: list[Listener], u
     if rule.kind == 'forbidden':
         result['excepted'] = [s.summary() for s in excepted or ()]
     label, rule_text = rule.label, rule.safe_text
-    found = '; '.join(s.describe() for s in sockets)
-    unknown = '; '.join(s.describe() for s in undecided)
+    shown = rule.origin_keys
+    found = '; '.join(s.describe(shown) for s in sockets)
+    unknown = '; '.join(s.describe(shown) for s in undecided)
+    need = needed(key for s in undecided for key in undecided_keys(rule, s))
     if expired:
         status, passed = 'expired', True
         message = '%s (%s) expired on %s and no longer applies%s' % (
@@ -41,8 +45,8 @@ def rule_result(rule: Rule, mode: str, expired: bool, sockets: list[Listener], u
         if sockets:
             message = '%s (%s) is listening: %s' % (label, rule_text, found)
         elif undecided:
-            message = ('%s (%s): nothing is listening that is known to match; the rule needs the owner, which is '
-                       'unknown for: %s' % (label, rule_text, unknown))
+            message = ('%s (%s): nothing is listening that is known to match; the rule needs %s for: %s'
+                       % (label, rule_text, need, unknown))
         else:
             message = '%s (%s): nothing is listening' % (label, rule_text)
     elif rule.kind == 'forbidden':
@@ -57,7 +61,7 @@ def rule_result(rule: Rule, mode: str, expired: bool, sockets: list[Listener], u
             parts.append(': nothing forbidden is listening')
         message = ''.join(parts)
         if excepted:
-            message += '; excepted until the exception expires: ' + '; '.join(s.describe() for s in excepted)
+            message += '; excepted until the exception expires: ' + '; '.join(s.describe(shown) for s in excepted)
     else:
         status, passed = 'ok', True
         if sockets:
@@ -67,7 +71,7 @@ def rule_result(rule: Rule, mode: str, expired: bool, sockets: list[Listener], u
         else:
             message = '%s (%s): nothing listening uses it' % (label, rule_text)
         if undecided:
-            message += '; the rule needs the owner, which is unknown for: ' + unknown
+            message += '; the rule needs %s for: %s' % (need, unknown)
     if rule.safe_reason:
         message += ' [reason: %s]' % rule.safe_reason
     result.update(status=status, passed=passed, message=message)

@@ -12,10 +12,12 @@ from typing import Any
 
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._filter_args import PolicyError, socket_records, type_name
-from ansible_collections.netaudit.sockets.plugins.plugin_utils._listening import Listener, listeners, owner_unknown_text
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._listening import (
+    Listener, listeners, origin_unknown_text, owner_unknown_text,
+)
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.expiry import audit_date, expired, live_exceptions
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.keys import KINDS
-from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.matching import UNDECIDED, judge
+from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.matching import UNDECIDED, judge, needed, undecided_keys
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.policy import compile_policy
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.rule import Rule
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.rule_result import rule_result
@@ -51,6 +53,7 @@ def port_audit(sockets: object, policy: object, now: object = None, socket_meta:
     unexpected: list[dict[str, Any]] = []
     unknown_owner: list[dict[str, Any]] = []
     excepted: dict[str, list[Listener]] = {}
+    needs: dict[int, list[tuple[str, list[str]]]] = {}     # id(unexpected entry) -> (rule id, the keys it needed)
     for listener in found:
         hits: list[Rule] = []
         open_rules: list[Rule] = []
@@ -91,6 +94,7 @@ def port_audit(sockets: object, policy: object, now: object = None, socket_meta:
         socket_entries.append(entry)
         if status == 'unexpected':
             unexpected.append(entry)
+            needs[id(entry)] = [(rule.id, undecided_keys(rule, listener)) for rule in open_rules]
         if listener.owner_unknown is not None:
             unknown_owner.append(entry)
 
@@ -113,15 +117,16 @@ def port_audit(sockets: object, policy: object, now: object = None, socket_meta:
         notes.append('socket_meta has no "complete" key, so whether the facts are complete is unknown')
     for rule in compiled.rules:
         if ignored[rule.id]:
-            notes.append('%s (%s) needs the owner, which is unknown, and has unknown_owner: ignore, so it did not judge: %s'
-                         % (rule.label, rule.safe_text, '; '.join(s.describe() for s in ignored[rule.id])))
+            notes.append('%s (%s) needs %s, and has unknown_owner: ignore, so it did not judge: %s' % (
+                rule.label, rule.safe_text, needed(key for s in ignored[rule.id] for key in undecided_keys(rule, s)),
+                '; '.join(s.describe(rule.origin_keys) for s in ignored[rule.id])))
 
     missing = [r for r in results if r['status'] == 'missing']
     violated = [r for r in results if r['status'] == 'violated']
     expired_results = [r for r in results if r['status'] == 'expired']
     violations = [r['message'] for r in missing + violated]
     violations += ['unexpected: %s matches no expected or allowed rule (closed world)%s' % (
-        _describe_entry(entry), _undecided_text(entry)) for entry in unexpected]
+        _describe_entry(entry), _undecided_text(needs.get(id(entry), []), entry)) for entry in unexpected]
     if incomplete and not compiled.accept_incomplete:
         violations.append('incomplete facts: %s (set accept_incomplete: true in the policy to accept them)'
                           % (_hoststr.text('; '.join(reasons)) or 'socket_meta.complete is false'))
@@ -150,11 +155,19 @@ def port_audit(sockets: object, policy: object, now: object = None, socket_meta:
     }
 
 
-def _undecided_text(entry: Mapping[str, Any]) -> str:
-    if not entry['undecided']:
-        return ''
-    return '; %s need%s its owner, which is unknown' % (
-        ', '.join(entry['undecided']), 's' if len(entry['undecided']) == 1 else '')
+def _undecided_text(needs: list[tuple[str, list[str]]], entry: Mapping[str, Any]) -> str:
+    """'; allowed[0], allowed[2] need its owner, which is unknown', one clause per set of keys the rules needed; an
+    unknown unit, container or package with why: '; allowed[1] needs its unit, which is unknown (unit: REASON)'."""
+    by_keys: dict[tuple[str, ...], list[str]] = {}
+    for rule_id, keys in needs:
+        by_keys.setdefault(tuple(keys), []).append(rule_id)
+    clauses = []
+    for needed_keys, ids in by_keys.items():
+        why = ['%s: %s' % (key, origin_unknown_text(entry['origin_unknown'][key]))
+               for key in needed_keys if key in entry['origin_unknown']]
+        clauses.append('; %s need%s %s%s' % (', '.join(ids), 's' if len(ids) == 1 else '', needed(needed_keys, 'its'),
+                                             ' (%s)' % '; '.join(why) if why else ''))
+    return ''.join(clauses)
 
 
 def _describe_entry(entry: Mapping[str, Any]) -> str:

@@ -46,7 +46,9 @@ def test_listener_summary():
         'id': 'tcp/8080@10.0.0.5', 'proto': 'tcp', 'family': 'inet', 'address': '10.0.0.5', 'port': 8080,
         'interface': None, 'endpoint': '10.0.0.5:8080', 'stack': 'ipv4', 'exposure': 'local_network', 'state': 'LISTEN',
         'processes': ['java'], 'pids': [1234, 1235], 'user': 'app', 'uid': 1001, 'netns': None, 'inode': 9080,
-        'owner_unknown': None}
+        'owner_unknown': None, 'unit': None, 'container': None, 'package': None,
+        # facts from before the origin fields: the facts do not say any of them
+        'origin_unknown': {'unit': 'not_said', 'container': 'not_said', 'package': 'not_said'}}
     assert listener(WEB).describe() == 'tcp 10.0.0.5:8080 (java pid 1234, java pid 1235, user app)'
     assert listener(NS_SOCK).describe() == 'tcp 0.0.0.0:80 in netns blue (nginx pid 300, user root)'
 

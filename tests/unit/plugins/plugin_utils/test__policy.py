@@ -85,8 +85,8 @@ def test_shorthand_errors(spec, message):
 
 
 @pytest.mark.parametrize('spec, message', [
-    ({'prot': 'tcp'}, 'policy.expected[0]: unknown key "prot" (a rule takes port, proto, family, bind, process, user, '
-                      'netns, match, name, reason, until, unknown_owner)'),
+    ({'prot': 'tcp'}, 'policy.expected[0]: unknown key "prot" (a rule takes port, proto, family, bind, process, unit, '
+                      'container, package, user, netns, match, name, reason, until, unknown_owner)'),
     ({'port': '80-70'}, 'policy.expected[0].port: "80-70": the range is reversed'),
     ({'port': 0}, 'policy.expected[0].port: "0": port 0 is out of range (1-65535)'),
     ({'port': 'http'}, 'policy.expected[0].port: "http": expected a port number 1-65535 or a range LOW-HIGH'),
@@ -124,7 +124,8 @@ def test_mapping_fields_and_text():
                    'reason': 'CHG-1', 'until': datetime.date(2030, 1, 2)})
     assert parsed.describe() == {
         'proto': ['tcp', 'udp'], 'port': '8000-8099', 'family': 'inet6', 'bind': ['loopback', '::1'],
-        'process': ['java*'], 'user': ['1001'], 'netns': [''], 'match': 'state listening', 'unknown_owner': None}
+        'process': ['java*'], 'unit': None, 'container': None, 'package': None, 'user': ['1001'], 'netns': [''],
+        'match': 'state listening', 'unknown_owner': None}
     assert parsed.text == 'tcp,udp/8000-8099@loopback,::1 family=inet6 process=java* user=1001 netns= match="state listening"'
     assert parsed.name == 'app' and parsed.reason == 'CHG-1' and parsed.until == datetime.date(2030, 1, 2)
     assert rule({'process': 'sshd'}).text == '* process=sshd'
@@ -307,8 +308,8 @@ def test_verdict_structure():
     first = verdict['rules'][0]
     assert first == {
         'id': 'expected[0]', 'kind': 'expected', 'index': 0, 'name': 'tcp/22', 'text': 'tcp/22',
-        'rule': {'proto': ['tcp'], 'port': 22, 'family': None, 'bind': None, 'process': None, 'user': None,
-                 'netns': None, 'match': None, 'unknown_owner': None},
+        'rule': {'proto': ['tcp'], 'port': 22, 'family': None, 'bind': None, 'process': None, 'unit': None,
+                 'container': None, 'package': None, 'user': None, 'netns': None, 'match': None, 'unknown_owner': None},
         'reason': None, 'until': None, 'expired': False, 'status': 'ok', 'passed': True, 'unknown_owner': None,
         'sockets': [_listening.Listener(SSH4, 0).summary(), _listening.Listener(SSH6_DUAL, 1).summary()],
         'undecided': [],
