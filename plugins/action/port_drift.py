@@ -53,6 +53,10 @@ def _changes(items: Sequence[dict[str, Any]]) -> str:
     for item in items[:LISTED]:
         what = []
         for name in item['changes']:
+            if name == 'origin':
+                moved = item['moved']
+                what.append('moved from %s to %s' % (_hoststr.text(moved['from']), _hoststr.text(moved['to'])))
+                continue
             before, after = item['before'][name], item['after'][name]
             if name == 'processes':
                 before, after = [_owners(before)], [_owners(after)]
@@ -70,6 +74,20 @@ def drift_text(diff: dict[str, Any]) -> str:
         'changed ' + _changes(diff['changed']) if diff['changed'] else '') if part)
 
 
+def cannot_tell_text(diff: dict[str, Any]) -> str:
+    """' [cannot tell whether ... moved: why: ids]' for the identities whose origin one snapshot does not know (not
+    drift), the identities grouped by the reason; '' when there are none."""
+    grouped: dict[str, list[str]] = {}
+    for item in diff.get('cannot_tell') or ():
+        grouped.setdefault('; '.join(item['why']), []).append(item['id'])
+    parts = []
+    for why, idents in grouped.items():
+        shown = idents[:LISTED]
+        parts.append('%s: %s%s' % (_hoststr.text(why), ', '.join(_hoststr.text(i) for i in shown), _more(idents, len(shown))))
+    return (' [cannot tell whether these moved to another unit, container or package (not counted as drift): %s]'
+            % ' | '.join(parts)) if parts else ''
+
+
 def summary(action: str, diff: dict[str, Any], path: str, since: str | None, check_mode: bool, mode: str) -> str:
     """The role's line for one host: what was done, and the drift with its processes (host data made safe)."""
     would = 'would be ' if check_mode else ''
@@ -84,12 +102,12 @@ def summary(action: str, diff: dict[str, Any], path: str, since: str | None, che
         return '%sbaseline %srecorded in %s (%d listening)%s' % (
             first, would, path, len(diff['opened']), (': ' + _listing(diff['opened'])) if diff['opened'] else '')
     if action == 'updated':
-        return 'baseline %supdated in %s: %s' % (
+        return 'baseline %supdated in %s: %s%s' % (
             would, path, ('drift since %s accepted: %s' % (since, drift_text(diff))) if diff['drift']
-            else 'no drift since %s' % since)
+            else 'no drift since %s' % since, cannot_tell_text(diff))
     if diff['drift']:
-        return 'drift since %s: %s' % (since, drift_text(diff))
-    return 'no drift since %s (%d listening unchanged)' % (since, diff['unchanged'])
+        return 'drift since %s: %s%s' % (since, drift_text(diff), cannot_tell_text(diff))
+    return 'no drift since %s (%d listening unchanged)%s' % (since, diff['unchanged'], cannot_tell_text(diff))
 
 
 class ActionModule(DocumentedAction):
@@ -106,6 +124,8 @@ class ActionModule(DocumentedAction):
             raise AnsibleActionFail('port_baseline_max_size: expected a positive number of bytes, got %d' % args['max_size'])
         check_mode = bool(self._task.check_mode)
         options = {'tables': args['tables'], 'filter': args['filter'], 'netns': args['netns']}
+        if args['packages']:
+            options['packages'] = True      # only when set: baselines recorded before the option keep their options
         try:
             # Before anything is gathered: a baseline that cannot be used fails the host at once.
             path, previous = _baseline_store.read_document(args['dir'], host, args['max_size'])
@@ -123,6 +143,8 @@ class ActionModule(DocumentedAction):
             module_args['filter'] = args['filter']
         if args['netns']:
             module_args['netns'] = args['netns']
+        if args['packages']:
+            module_args['packages'] = True
         facts = gather_facts(self, module_args, task_vars, result)
         if facts is None:
             return result

@@ -84,6 +84,14 @@ options:
     description: As O(netaudit.sockets.socket_diff#filter:ephemeral_range).
     type: raw
     default: 32768-60999
+  packages:
+    description:
+      - Also gather the package that owns each socket's program (O(netaudit.sockets.socket_facts#module:packages)),
+        so that a port served by a program of another package is drift (C(moved from package A to package B)).
+      - Without it packages are not compared. Record the baseline again after turning it on; until then the line
+        says that it cannot tell, for each socket, whether the package changed.
+    type: bool
+    default: false
   max_size:
     description:
       - The largest baseline file read or written, in bytes. A larger file is not read (or written) and the task
@@ -129,8 +137,9 @@ RETURN = r"""
 baseline_result:
   description:
     - What was done and the drift, as the role keeps it in C(port_baseline_result).
-    - The keys C(opened), C(closed), C(changed), C(unchanged) are those of the P(netaudit.sockets.socket_diff#filter)
-      filter; C(opened) is empty when a baseline was recorded for the first time.
+    - The keys C(opened), C(closed), C(changed), C(unchanged), C(cannot_tell) are those of the
+      P(netaudit.sockets.socket_diff#filter) filter; C(opened) is empty when a baseline was recorded for the first
+      time.
   returned: success
   type: dict
   contains:
@@ -163,7 +172,10 @@ baseline_result:
       description: The line, RV(msg).
       type: str
 msg:
-  description: One line, what was done and the drift with the processes; host data in it is escaped.
+  description:
+    - One line, what was done and the drift with the processes; a socket that moved says from which container, unit
+      or package to which. Sockets whose origin one side does not know end it, in brackets, as not drift. Host data
+      in it is escaped.
   returned: success
   type: str
   sample: "drift since 2026-11-25T17:33:12Z: opened udp/18104 (python3)"

@@ -346,3 +346,48 @@ def test_ansible_doc_renders_the_action_and_the_role():
         page = ansible_doc(kind, name)
         for word in words:
             assert word in page, word
+
+
+# --- issue 14: where a socket comes from -------------------------------------------------------------------------
+
+def _without_origin(path):
+    """Rewrite a baseline as one recorded before the origin fields: no unit, container, package, origin_unknown..."""
+    document = json.loads(path.read_text())
+    for record in document['sockets']:
+        for key in ('cgroup', 'owner_cgroups', 'unit', 'container', 'package', 'security_context', 'origin_unknown'):
+            record.pop(key, None)
+    path.write_text(json.dumps(document))
+
+
+def test_a_listener_restarted_is_not_drift_and_old_baselines_cannot_tell(tmp_path, hostile_listener):
+    """A real listener recorded with packages, killed and started again (a new pid): no drift and nothing it cannot
+    tell; the same baseline without the origin fields (as an older version wrote it): no drift, "cannot tell"."""
+    [port] = free_ports(1)
+    selector = 'sport = :%d' % port
+    first = hostile_listener(b'drifter', port)
+    record(tmp_path, port_baseline_filter=selector, port_baseline_packages=True)
+    stored = json.loads((tmp_path / 'baselines' / 'localhost.json').read_text())
+    [recorded] = stored['sockets']
+    assert 'origin_unknown' in recorded and 'package' not in recorded['origin_unknown'], recorded
+    assert stored['options']['packages'] is True
+    first.kill()
+    first.wait(timeout=10)
+    second = hostile_listener(b'drifter', port)
+    assert second.pid != first.pid
+    run = Run(tmp_path, ['localhost'], port_baseline_filter=selector, port_baseline_packages=True)
+    result = run.results['localhost']
+    assert run.proc.returncode == 0, run.output
+    assert result['summary'].endswith('(1 listening unchanged)'), result['summary']
+    assert result['drift'] is False and result['cannot_tell'] == [] and result['changed'] == []
+    # without packages now: the baseline knows them, the facts do not: not drift, "cannot tell"
+    run = Run(tmp_path, ['localhost'], port_baseline_filter=selector)
+    summary = run.results['localhost']['summary']
+    assert run.results['localhost']['drift'] is False, summary
+    assert ('[cannot tell whether these moved to another unit, container or package (not counted as drift): package '
+            'unknown in the current snapshot: not gathered: tcp/%d]' % port) in summary, summary
+    # a baseline from before the origin fields
+    _without_origin(tmp_path / 'baselines' / 'localhost.json')
+    run = Run(tmp_path, ['localhost'], port_baseline_filter=selector, port_baseline_packages=True)
+    summary = run.results['localhost']['summary']
+    assert run.proc.returncode == 0 and run.results['localhost']['drift'] is False, summary
+    assert summary.startswith('no drift since ') and 'the facts do not say' in summary and 'tcp/%d]' % port in summary

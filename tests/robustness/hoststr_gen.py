@@ -172,7 +172,24 @@ STRUCTURAL = ('netid', 'state', 'family')
 INET = ('inet', 'inet6')
 OWNER_UNKNOWN = ('not_gathered', 'not_visible', 'exited', 'kernel')
 # Host strings that are null on some records and a string on others.
-OPTIONAL_STRINGS = ('user', 'interface', 'netns')
+OPTIONAL_STRINGS = ('user', 'interface', 'netns', 'cgroup', 'security_context')
+ORIGIN_FIELDS = ('unit', 'container', 'package')
+
+
+def hostile_origin(rng, field):
+    """A unit, container or package as a hostile host could make the module report it: every string hostile
+    (unit names come from cgroup paths a delegated user names, container names from the runtimes' state files)."""
+    if field == 'unit':
+        return {'name': hostile(rng) + rng.choice(('.service', '.scope', '.socket', '')),
+                'manager': rng.choice(('system', 'user', hostile(rng))), 'uid': rng.choice((None, 1000)),
+                'service': rng.choice((None, hostile(rng)))}
+    if field == 'container':
+        pod = rng.random() < 0.3
+        return {'runtime': rng.choice(('docker', 'podman', 'containerd', hostile(rng))),
+                'id': rng.choice(('a' * 64, hostile(rng))), 'name': rng.choice((None, hostile(rng))),
+                'pod': hostile(rng) if pod else None, 'namespace': hostile(rng) if pod else None,
+                'container': hostile(rng) if pod else None}
+    return {'name': hostile(rng), 'manager': rng.choice(('dpkg', 'rpm', hostile(rng))), 'path': hostile(rng)}
 
 
 def string_paths(facts):
@@ -225,6 +242,14 @@ def choose(rng, facts, paths):
         elif pick < 0.3:
             # One more owner (a socket shared after fork).
             chosen.append((('sockets', index, 'processes', None), {'name': hostile(rng), 'pid': 4242, 'fd': 3}))
+        # Where it comes from (issue 14): a hostile unit, container or package, or a hostile reason it is unknown.
+        # Whole values replace the record's (its dicts are shared with the real facts: never written into).
+        for field in ORIGIN_FIELDS:
+            if rng.random() < rate:
+                chosen.append((('sockets', index, field), hostile_origin(rng, field)))
+        if rng.random() < 0.2:
+            chosen.append((('sockets', index, 'origin_unknown'),
+                           dict((field, hostile(rng)) for field in ORIGIN_FIELDS if rng.random() < 0.5)))
     if rng.random() < 0.3:
         chosen.append((('socket_meta', 'incomplete_reasons', None), hostile(rng)))
     if rng.random() < 0.2:

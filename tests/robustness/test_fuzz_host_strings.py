@@ -6,7 +6,7 @@
 
 Real records (socket_facts' gather() on sockets this test opens), then 10,000 cases that each replace the host
 strings of the facts (process names, users, interfaces, unix paths, netns labels, owner_unknown, socket_meta's
-reasons and notes; now and then netid, state, family or an inet address) with hostile ones (hoststr_gen). Each
+reasons and notes, the units, containers and packages with origin_unknown's reasons; now and then netid, state, family or an inet address) with hostile ones (hoststr_gen). Each
 case: port_audit under one of several policies, every format of _reports.render.render() for a fleet of the hostile host and
 two others (three in every DEEP_EVERY-th case), verdict_line and fleet_line, the socket_diff filter both ways between
 the real and the hostile facts, and port_baseline's line for each diff.
@@ -55,6 +55,7 @@ except ImportError:         # before issue 12: port_baseline's line was a Jinja 
     port_drift = _hoststr = None
 
 from robustness import filtergen, hoststr_gen
+from support.origin_entries import with_origins
 
 PARTS = 2
 PER_PART = 5000             # 10,000 cases in all
@@ -357,7 +358,9 @@ def run_case(world, case, structural, deep):
 
     verdict = None
     try:
-        verdict = policy_verdict.port_audit(facts, world['policies'][policy_index], now=NOW)
+        # The entries carry each socket's unit and container for the reports (support/origin_entries.py).
+        verdict = with_origins(policy_verdict.port_audit(facts, world['policies'][policy_index], now=NOW),
+                               facts['sockets'])
     except Exception as exc:  # pylint: disable=broad-except  # any exception is the finding
         failed('port_audit', exc)
     if verdict is not None:

@@ -113,9 +113,68 @@ def fleet_line(hosts: Sequence[Host]) -> str:
 
 # --- sockets and rules as text ---------------------------------------------------------------------------------
 
+def _field(value: Mapping[str, Any], key: str) -> str | None:
+    """One string of an origin dict (host data, raw: the renderer escapes it), None when absent or empty."""
+    found = value.get(key)
+    if found is None or found == '' or isinstance(found, (Mapping, list, tuple)):
+        return None
+    return str(found)
+
+
+def container_text(container: object) -> str | None:
+    """docker web, containerd default/web-0/nginx (Kubernetes: namespace/pod/container), podman 0123456789ab
+    (the id's first 12 characters when there is no name); None when the entry names no container. A string is
+    shown as it is (an entry that carries the container's label only)."""
+    if isinstance(container, str):
+        return container or None
+    if not isinstance(container, Mapping):
+        return None
+    runtime = _field(container, 'runtime') or 'container'
+    if _field(container, 'pod'):
+        label = '/'.join(part for part in (_field(container, key) for key in ('namespace', 'pod', 'container')) if part)
+    else:
+        label = _field(container, 'name') or (_field(container, 'id') or '')[:12]
+    return '%s %s' % (runtime, label) if label else None
+
+
+def unit_text(unit: object) -> str | None:
+    """ssh.service; ssh.socket for ssh.service (socket activation); app.service of uid 1000 (a user's manager);
+    None when the entry names no unit. A string is shown as it is (an entry that carries the unit's name only)."""
+    if isinstance(unit, str):
+        return unit or None
+    if not isinstance(unit, Mapping):
+        return None
+    name = _field(unit, 'name')
+    if name is None:
+        return None
+    service = _field(unit, 'service')
+    if service and service != name:
+        name += ' for ' + service
+    if _field(unit, 'manager') == 'user':
+        name += ' of uid %s' % (_field(unit, 'uid') or '?')
+    return name
+
+
+def origin_text(entry: Mapping[str, Any]) -> str | None:
+    """Why the socket is open, as the verdict entry says: its container, else its systemd unit; None when the entry
+    says neither (facts from before these fields, or a socket outside both)."""
+    return container_text(entry.get('container')) or unit_text(entry.get('unit'))
+
+
 def owners_text(entry: Mapping[str, Any]) -> str:
     """sshd[712] for one process with one pid, else the names and then the pids; when unknown, '? (why)' with the
-    socket's owner_unknown, or '-' when the socket does not say."""
+    socket's owner_unknown, or '-' when the socket does not say. With a unit or container, that comes first and the
+    processes follow in parentheses: ssh.service (sshd 712), docker web (nginx 4711,4712)."""
+    origin = origin_text(entry)
+    if origin is not None:
+        names = [str(name) for name in entry.get('processes') or ()]
+        pids = [str(pid) for pid in entry.get('pids') or ()]
+        inner = ' '.join(part for part in (','.join(names), ','.join(pids)) if part) if names else _owners_only(entry)
+        return '%s (%s)' % (origin, inner)
+    return _owners_only(entry)
+
+
+def _owners_only(entry: Mapping[str, Any]) -> str:
     names = [str(name) for name in entry.get('processes') or ()]
     pids = [str(pid) for pid in entry.get('pids') or ()]
     if len(names) == 1 and len(pids) == 1:
@@ -135,7 +194,8 @@ def user_text(entry: Mapping[str, Any]) -> str:
 
 
 def describe_socket(entry: Mapping[str, Any]) -> str:
-    """tcp 0.0.0.0:23 (inetd pid 812, user root): the way the verdict's messages name a socket."""
+    """tcp 0.0.0.0:23 (inetd pid 812, user root): the way the verdict's messages name a socket; with a unit or a
+    container first: tcp 0.0.0.0:22 (ssh.service: sshd pid 712, user root)."""
     owners = ', '.join(str(name) for name in entry.get('processes') or ())
     if not owners:
         why = entry.get('owner_unknown')
@@ -144,6 +204,9 @@ def describe_socket(entry: Mapping[str, Any]) -> str:
         owners += ' pid ' + ','.join(str(pid) for pid in entry['pids'])
     if entry.get('user') is not None or entry.get('uid') is not None:
         owners += ', user %s' % user_text(entry)
+    origin = origin_text(entry)
+    if origin is not None:
+        owners = '%s: %s' % (origin, owners)
     netns = ' in netns %s' % entry['netns'] if entry.get('netns') else ''
     return '%s %s%s (%s)' % (entry.get('proto'), entry.get('endpoint'), netns, owners)
 

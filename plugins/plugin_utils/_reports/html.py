@@ -12,7 +12,7 @@ from typing import Any, Tuple
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.common import (
     DEFAULT_TITLE, Host, hosts_of, fleet_line, describe_socket, socket_table, rule_table, single_port, verdict_line,
-    unknown_owner_lines, anchor,
+    unknown_owner_lines, anchor, origin_text, owners_text,
 )
 
 
@@ -31,7 +31,7 @@ table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padd
 .st-missing{background:repeating-linear-gradient(45deg,#c62828 0 5px,#e57373 5px 10px);color:#fff}
 .st-expected{background:#2e7d32;color:#fff}.st-allowed{background:#a5d6a7}.st-unlisted{background:#cfd8dc}
 .st-none{background:#fff}.v-compliant{color:#2e7d32;font-weight:600}.v-non_compliant{color:#c62828;font-weight:700}
-.v-no_verdict{color:#6e7781;font-weight:600}tr.no-verdict td{background:#eaeef2;color:#57606a}
+.v-no_verdict{color:#6e7781;font-weight:600}#matrix .why{display:block;font-size:11px;white-space:nowrap}tr.no-verdict td{background:#eaeef2;color:#57606a}
 .legend span{display:inline-block;padding:.1em .6em;margin-right:.4em;border:1px solid #d0d7de;font-size:12px}
 #detail{white-space:pre-wrap;font-family:ui-monospace,monospace;background:#f6f8fa;border:1px solid #d0d7de;
 padding:.6em;min-height:2.5em}.muted{color:#6e7781}
@@ -129,6 +129,19 @@ def matrix(hosts: Sequence[Host]) -> tuple[list[Port], dict[str, dict[Port, tupl
     return sorted(ports, key=_port_sort_key), judged, others
 
 
+def cell_whys(host: Host) -> dict[Port, list[str]]:
+    """{(proto, port): why each socket of the port listens, unit or container first: 'ssh.service (sshd 712)'} for
+    one host, only for the sockets whose verdict entry names a unit or a container (raw text: escape it)."""
+    whys: dict[Port, list[str]] = {}
+    for entry in (host.verdict or {}).get('sockets') or ():
+        if origin_text(entry) is not None:
+            found = whys.setdefault((str(entry.get('proto')), entry.get('port')), [])
+            why = owners_text(entry)
+            if why not in found:
+                found.append(why)
+    return whys
+
+
 def _html_table(header: Sequence[object], rows: Sequence[Sequence[object]]) -> list[str]:
     out = ['<table><thead><tr>%s</tr></thead><tbody>' % ''.join('<th>%s</th>' % _h(cell) for cell in header)]
     out += ['<tr>%s</tr>' % ''.join('<td>%s</td>' % _h(cell) for cell in row) for row in rows]
@@ -155,11 +168,13 @@ def _matrix_html(hosts: Sequence[Host]) -> list[str]:
             continue
         row.append('<td class="verdict v-%s" title="%s">%s</td>' % (
             host.state, _h_lines(host.verdict['violations'] or [verdict_line(host)]), _h(host.label)))
+        whys = cell_whys(host)
         for proto, port in ports:
             status, lines = cells.get(host.name, {}).get((proto, port), ('none', []))
             title = ' title="%s"' % _h_lines(lines) if lines else ''
-            row.append('<td class="cell st-%s" data-host="%s" data-port="%s/%d" data-status="%s" tabindex="0"%s>%s</td>' % (
-                status, _h(host.name), _h(proto), port, status, title, '' if status == 'none' else status))
+            why = ''.join('<span class="why">%s</span>' % _h(text) for text in whys.get((proto, port), ()))
+            row.append('<td class="cell st-%s" data-host="%s" data-port="%s/%d" data-status="%s" tabindex="0"%s>%s%s</td>' % (
+                status, _h(host.name), _h(proto), port, status, title, '' if status == 'none' else status, why))
         if with_other:
             lines = others.get(host.name, [])
             row.append('<td class="cell other %s" data-host="%s" data-port="other" tabindex="0"%s>%s</td>' % (

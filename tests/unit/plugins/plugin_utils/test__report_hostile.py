@@ -28,6 +28,8 @@ from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import c
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 
+from support.origin_entries import with_origins
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 JUNIT_XSD = os.path.join(HERE, '..', '..', '..', 'junit-10.xsd')
 NO_XMLLINT = 'xmllint is missing: apt-get install libxml2-utils (tools/setup --tests installs it)'
@@ -55,8 +57,8 @@ HOSTILE = [
 UNSAFE = re.compile('[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]')
 
 
-def record(port, name, user, interface=None, netns=None, address='0.0.0.0', family='inet'):
-    return {'netid': 'tcp', 'state': 'LISTEN', 'family': family, 'local_address': address, 'local_port': port,
+def record(port, name, user, interface=None, netns=None, address='0.0.0.0', family='inet', unit=None, container=None):
+    return {'unit': unit, 'container': container, 'package': None, 'origin_unknown': {}, 'netid': 'tcp', 'state': 'LISTEN', 'family': family, 'local_address': address, 'local_port': port,
             'peer_address': '0.0.0.0' if family == 'inet' else '::', 'peer_port': 0, 'interface': interface,
             'v6only': None if family == 'inet' else True, 'recv_q': 0, 'send_q': 128, 'inode': 5000 + port, 'uid': 1000,
             'user': user, 'processes': [{'name': name, 'pid': 100 + port, 'fd': 3}], 'netns': netns}
@@ -67,12 +69,15 @@ def fleet(strings):
     evil = []
     for index, text in enumerate(strings):
         port = 2000 + index
-        evil.append(record(port, text, text, netns=text))
-        evil.append(record(port + 100, text, 'root', interface=text, address='fe80::1', family='inet6'))
+        # the origin fields hostile too: a container (runtime, name) on one socket, a unit and its service on the other
+        evil.append(record(port, text, text, netns=text, container={
+            'runtime': text, 'id': 'f' * 64, 'name': text, 'pod': None, 'namespace': None, 'container': None}))
+        evil.append(record(port + 100, text, 'root', interface=text, address='fe80::1', family='inet6',
+                           unit={'name': text + '.service', 'manager': 'system', 'uid': None, 'service': text}))
     policy = {'expected': ['tcp/22'], 'forbidden': [{'port': '2000-2099', 'name': 'hostile range'}], 'closed_world': True}
     meta = {'complete': False, 'incomplete_reasons': ['cannot read /proc/1/fd of %s' % strings[0]]}
     return {
-        'evil|<b>host</b>': port_audit(evil, policy, now=NOW, socket_meta=meta),
+        'evil|<b>host</b>': with_origins(port_audit(evil, policy, now=NOW, socket_meta=meta), evil),
         'good': port_audit([record(22, 'sshd', 'root')], {'expected': ['tcp/22']}, now=NOW),
         'down': None,
     }
@@ -112,7 +117,7 @@ def test_text_has_no_raw_control_character_and_shows_each_escaped(hostile, repor
     text = rendered(hostile, report_format)
     assert not UNSAFE.findall(text), sorted(set(UNSAFE.findall(text)))
     if report_format == 'text':
-        for shown in ('\\x1b[2J\\x1b[8m', '\\x1b]0;title\\x07', 'ok\\x0dnc', 'line\\x0abreak', '\\x9b31m\\x85\\x7f',
+        for shown in ('\\x1b[2J\\x1b[8m (\\x1b[2J\\x1b[8m ', '\\x1b[2J\\x1b[8m.service for \\x1b[2J\\x1b[8m (', '\\x1b]0;title\\x07', 'ok\\x0dnc', 'line\\x0abreak', '\\x9b31m\\x85\\x7f',
                       '\\u202eevil\\u2028', 'bad\\xff\\xfeutf8', 'bad\\xffutf8', '<script>alert(1)</script>'):
             assert shown in text, shown
 

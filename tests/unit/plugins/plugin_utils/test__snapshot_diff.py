@@ -113,14 +113,20 @@ def test_socket_diff(before, after, options, opened, closed, changed):
     assert result['drift'] is bool(opened or closed or changed)
 
 
+NO_ORIGIN = {'containers': [], 'units': [], 'packages': [],
+             'origin_unknown': {'container': ['not_recorded'], 'unit': ['not_recorded'], 'package': ['not_recorded']}}
+
+
 def test_entry_structure():
     result = diff({'sockets': [SSH]}, {'sockets': [SSH_BY_DROPBEAR, SSH6_DUAL, WEB, CHRONY_B]})
     assert result['opened'] == [
-        {'id': 'tcp/443', 'kind': 'listening', 'proto': 'tcp', 'netns': None, 'port': 443, 'ephemeral': False,
-         'sockets': 1, 'binds': ['0.0.0.0'], 'processes': ['nginx'], 'users': ['root']},
-        {'id': 'udp/ephemeral(chronyd)', 'kind': 'listening', 'proto': 'udp', 'netns': None, 'port': None,
-         'ephemeral': True, 'sockets': 1, 'binds': ['127.0.0.1'], 'processes': ['chronyd'], 'users': ['root']},
+        dict({'id': 'tcp/443', 'kind': 'listening', 'proto': 'tcp', 'netns': None, 'port': 443, 'ephemeral': False,
+              'sockets': 1, 'binds': ['0.0.0.0'], 'processes': ['nginx'], 'users': ['root']}, **NO_ORIGIN),
+        dict({'id': 'udp/ephemeral(chronyd)', 'kind': 'listening', 'proto': 'udp', 'netns': None, 'port': None,
+              'ephemeral': True, 'sockets': 1, 'binds': ['127.0.0.1'], 'processes': ['chronyd'], 'users': ['root']},
+             **NO_ORIGIN),
     ]
+    assert result['cannot_tell'] == []      # records without origin_unknown on both sides: nothing to tell
     changed = result['changed'][0]
     assert changed['changes'] == ['binds', 'processes']
     assert changed['before']['binds'] == ['0.0.0.0'] and changed['after']['binds'] == ['0.0.0.0', '[::] (dual stack)']
