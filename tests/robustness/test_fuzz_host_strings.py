@@ -55,7 +55,6 @@ except ImportError:         # before issue 12: port_baseline's line was a Jinja 
     port_drift = _hoststr = None
 
 from robustness import filtergen, hoststr_gen
-from support.origin_entries import with_origins
 
 PARTS = 2
 PER_PART = 5000             # 10,000 cases in all
@@ -358,9 +357,8 @@ def run_case(world, case, structural, deep):
 
     verdict = None
     try:
-        # The entries carry each socket's unit and container for the reports (support/origin_entries.py).
-        verdict = with_origins(policy_verdict.port_audit(facts, world['policies'][policy_index], now=NOW),
-                               facts['sockets'])
+        # The entries carry each socket's unit, container and package, which the reports show.
+        verdict = policy_verdict.port_audit(facts, world['policies'][policy_index], now=NOW)
     except Exception as exc:  # pylint: disable=broad-except  # any exception is the finding
         failed('port_audit', exc)
     if verdict is not None:

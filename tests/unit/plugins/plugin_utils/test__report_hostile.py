@@ -28,7 +28,6 @@ from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import c
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 
-from support.origin_entries import with_origins
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JUNIT_XSD = os.path.join(HERE, '..', '..', '..', 'junit-10.xsd')
@@ -77,7 +76,7 @@ def fleet(strings):
     policy = {'expected': ['tcp/22'], 'forbidden': [{'port': '2000-2099', 'name': 'hostile range'}], 'closed_world': True}
     meta = {'complete': False, 'incomplete_reasons': ['cannot read /proc/1/fd of %s' % strings[0]]}
     return {
-        'evil|<b>host</b>': with_origins(port_audit(evil, policy, now=NOW, socket_meta=meta), evil),
+        'evil|<b>host</b>': port_audit(evil, policy, now=NOW, socket_meta=meta),
         'good': port_audit([record(22, 'sshd', 'root')], {'expected': ['tcp/22']}, now=NOW),
         'down': None,
     }

@@ -19,7 +19,6 @@ from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports import c
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._reports.render import render
 from ansible_collections.netaudit.sockets.plugins.plugin_utils._policy.verdict import port_audit
 
-from support.origin_entries import with_origins
 
 NOW = '2026-01-01'
 
@@ -67,11 +66,11 @@ WHY = {
 def verdicts():
     policy = {'expected': ['tcp/22', 'tcp/443'], 'forbidden': [{'port': 8080, 'name': 'no plain http'}],
               'closed_world': True}
-    return {'h1': with_origins(port_audit(ALL, policy, now=NOW), ALL)}
+    return {'h1': port_audit(ALL, policy, now=NOW)}
 
 
 def test_owners_text_unit_or_container_first():
-    entries = dict((entry['port'], entry) for entry in with_origins(port_audit(ALL, {}, now=NOW), ALL)['sockets'])
+    entries = dict((entry['port'], entry) for entry in port_audit(ALL, {}, now=NOW)['sockets'])
     assert dict((port, report_common.owners_text(entry)) for port, entry in entries.items()) == WHY
     assert report_common.describe_socket(entries[22]) == 'tcp 0.0.0.0:22 (ssh.service: sshd pid 712, user root)'
     assert report_common.describe_socket(entries[631]) == 'tcp 0.0.0.0:631 (cupsd pid 900, user root)'
@@ -79,7 +78,7 @@ def test_owners_text_unit_or_container_first():
 
 def test_an_unknown_owner_keeps_its_reason_after_the_unit():
     hidden = record(23, 'x', 1, unit=unit('inetd.service'), processes=[], owner_unknown='not_visible')
-    [entry] = with_origins(port_audit([hidden], {}, now=NOW), [hidden])['sockets']
+    [entry] = port_audit([hidden], {}, now=NOW)['sockets']
     assert report_common.owners_text(entry) == 'inetd.service (? (not visible))'
 
 
@@ -171,7 +170,6 @@ def test_a_verdict_without_the_keys_renders_as_before():
     old = [dict((key, value) for key, value in r.items() if key not in ('unit', 'container', 'package', 'origin_unknown'))
            for r in ALL]
     before = {'h1': port_audit(old, {'expected': ['tcp/22']}, now=NOW)}
-    with_none = {'h1': with_origins(port_audit(ALL, {'expected': ['tcp/22']}, now=NOW),
-                                    [dict(r, unit=None, container=None) for r in ALL])}
+    with_none = {'h1': port_audit([dict(r, unit=None, container=None) for r in ALL], {'expected': ['tcp/22']}, now=NOW)}
     for fmt in ('text', 'markdown', 'junit', 'html'):
         assert render(before, fmt) == render(with_none, fmt), fmt
