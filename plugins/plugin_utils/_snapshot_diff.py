@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Tuple
+from typing import Any
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._records import INET_FAMILIES
 from ansible_collections.netaudit.sockets.plugins.plugin_utils import _hoststr

@@ -6,7 +6,8 @@
 
 Real records (socket_facts' gather() on sockets this test opens), then 10,000 cases that each replace the host
 strings of the facts (process names, users, interfaces, unix paths, netns labels, owner_unknown, socket_meta's
-reasons and notes, the units, containers and packages with origin_unknown's reasons; now and then netid, state, family or an inet address) with hostile ones (hoststr_gen). Each
+reasons and notes, the units, containers and packages with origin_unknown's reasons; now and then netid, state,
+family or an inet address) with hostile ones (hoststr_gen). Each
 case: port_audit under one of several policies, every format of _reports.render.render() for a fleet of the hostile host and
 two others (three in every DEEP_EVERY-th case), verdict_line and fleet_line, the socket_diff filter both ways between
 the real and the hostile facts, and port_baseline's line for each diff.

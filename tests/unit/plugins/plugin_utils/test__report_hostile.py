@@ -57,7 +57,8 @@ UNSAFE = re.compile('[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066
 
 
 def record(port, name, user, interface=None, netns=None, address='0.0.0.0', family='inet', unit=None, container=None):
-    return {'unit': unit, 'container': container, 'package': None, 'origin_unknown': {}, 'netid': 'tcp', 'state': 'LISTEN', 'family': family, 'local_address': address, 'local_port': port,
+    return {'unit': unit, 'container': container, 'package': None, 'origin_unknown': {}, 'netid': 'tcp', 'state': 'LISTEN',
+            'family': family, 'local_address': address, 'local_port': port,
             'peer_address': '0.0.0.0' if family == 'inet' else '::', 'peer_port': 0, 'interface': interface,
             'v6only': None if family == 'inet' else True, 'recv_q': 0, 'send_q': 128, 'inode': 5000 + port, 'uid': 1000,
             'user': user, 'processes': [{'name': name, 'pid': 100 + port, 'fd': 3}], 'netns': netns}
@@ -116,7 +117,8 @@ def test_text_has_no_raw_control_character_and_shows_each_escaped(hostile, repor
     text = rendered(hostile, report_format)
     assert not UNSAFE.findall(text), sorted(set(UNSAFE.findall(text)))
     if report_format == 'text':
-        for shown in ('\\x1b[2J\\x1b[8m (\\x1b[2J\\x1b[8m ', '\\x1b[2J\\x1b[8m.service for \\x1b[2J\\x1b[8m (', '\\x1b]0;title\\x07', 'ok\\x0dnc', 'line\\x0abreak', '\\x9b31m\\x85\\x7f',
+        for shown in ('\\x1b[2J\\x1b[8m (\\x1b[2J\\x1b[8m ', '\\x1b[2J\\x1b[8m.service for \\x1b[2J\\x1b[8m (', '\\x1b]0;title\\x07',
+                      'ok\\x0dnc', 'line\\x0abreak', '\\x9b31m\\x85\\x7f',
                       '\\u202eevil\\u2028', 'bad\\xff\\xfeutf8', 'bad\\xffutf8', '<script>alert(1)</script>'):
             assert shown in text, shown
 
