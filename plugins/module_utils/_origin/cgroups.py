@@ -30,7 +30,7 @@ import os
 import stat
 import struct
 import time
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _bounded
 
@@ -69,6 +69,18 @@ def _unescape_mount_field(field: bytes) -> bytes:
     return bytes(out)
 
 
+def _cgroup_mounts(data: bytes) -> Iterator[Tuple[bytes, bytes, bytes, bytes]]:
+    """(kind, hierarchy root, mount point, super options) of each cgroup or cgroup2 line of a mountinfo text, in
+    order, with the kernel's escapes undone."""
+    for line in data.split(b'\n'):
+        head, separator, tail = line.partition(b' - ')
+        fields, after = head.split(b' '), tail.split(b' ')
+        if not separator or len(fields) < 5 or not after or after[0] not in (b'cgroup', b'cgroup2'):
+            continue
+        options = after[2] if len(after) > 2 else b''
+        yield after[0], _unescape_mount_field(fields[3]), _unescape_mount_field(fields[4]), options
+
+
 def find_cgroup2_mount(proc_root: str = '/proc', root: str = '/') -> Tuple[Optional[CgroupMount], Optional[str]]:
     """(the first cgroup2 mount of the module's mount table, None) as ss takes it, or (None, why not)."""
     path = os.path.join(proc_root, 'self', 'mountinfo')
@@ -76,16 +88,32 @@ def find_cgroup2_mount(proc_root: str = '/proc', root: str = '/') -> Tuple[Optio
         data = _bounded.read_bytes(path, MOUNTINFO_LIMIT)
     except _bounded.BoundedReadError as exc:
         return None, str(exc)
-    for line in data.split(b'\n'):
-        head, separator, tail = line.partition(b' - ')
-        fields, after = head.split(b' '), tail.split(b' ')
-        if not separator or len(fields) < 5 or not after or after[0] != b'cgroup2':
-            continue
-        point = _unescape_mount_field(fields[4])
-        hierarchy_root = _unescape_mount_field(fields[3])
-        host = os.path.join(os.fsencode(root), point.lstrip(b'/'))
-        return CgroupMount(_bounded.host_text(point), _bounded.host_text(hierarchy_root), os.fsdecode(host)), None
+    for kind, hierarchy_root, point, _options in _cgroup_mounts(data):
+        if kind == b'cgroup2':
+            host = os.path.join(os.fsencode(root), point.lstrip(b'/'))
+            return CgroupMount(_bounded.host_text(point), _bounded.host_text(hierarchy_root), os.fsdecode(host)), None
     return None, 'no cgroup2 file system is mounted (%s lists none)' % path
+
+
+def hierarchy_mounts(proc_root: str = '/proc') -> Dict[str, str]:
+    """Where each hierarchy's root is mounted: '' for cgroup v2, a v1 controller's name (or `name=systemd`) for
+    v1; the first mount of each wins. {} when the mount table cannot be read."""
+    try:
+        data = _bounded.read_bytes(os.path.join(proc_root, 'self', 'mountinfo'), MOUNTINFO_LIMIT)
+    except _bounded.BoundedReadError:
+        return {}
+    mounts: Dict[str, str] = {}
+    for kind, hierarchy_root, point, options in _cgroup_mounts(data):
+        if hierarchy_root != b'/':
+            continue
+        where = _bounded.host_text(point)
+        if kind == b'cgroup2':
+            mounts.setdefault('', where)
+            continue
+        for name in _bounded.host_text(options).split(','):
+            if name not in ('rw', 'ro') and '=' not in name or name.startswith('name='):
+                mounts.setdefault(name, where)
+    return mounts
 
 
 def mount_relative(mount: CgroupMount, proc_path: str) -> Optional[str]:

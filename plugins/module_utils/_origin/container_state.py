@@ -27,7 +27,7 @@ raises rootfiles.Unknown with the reason when the file cannot be believed or rea
 from __future__ import annotations
 
 import os
-from typing import Dict
+from typing import Dict, Tuple
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _bounded
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin import boltdb, rootfiles
@@ -58,6 +58,16 @@ def _get(mapping: object, *keys: str) -> object:
 def _kubernetes(labels: object, pod: str, namespace: str, container: str) -> Fields:
     return {'pod': rootfiles.text(_get(labels, pod)), 'namespace': rootfiles.text(_get(labels, namespace)),
             'container': rootfiles.text(_get(labels, container))}
+
+
+def _pod_member(annotations: object, keys: Tuple[str, str, str], kind_key: str) -> Fields:
+    """The Kubernetes fields of a CRI runtime's bundle annotations (pod, namespace, container). A sandbox (the pod's
+    pause container, `kind_key` says so) has no container name: its name is the pod's."""
+    fields = _kubernetes(annotations, *keys)
+    if _get(annotations, kind_key) == 'sandbox':
+        fields['container'] = None
+    fields['name'] = fields['container'] or fields['pod']
+    return fields
 
 
 def docker_root(root: str) -> str:
@@ -229,12 +239,8 @@ def containerd_kubernetes(root: str, container_id: str) -> Fields:
     """The CRI annotations of the OCI bundle containerd's CRI plugin wrote (namespace k8s.io). A sandbox (the
     pod's pause container) has no container name: its name is the pod's."""
     annotations = _annotations(root, '%s/%s/config.json' % (CONTAINERD_K8S, container_id))
-    fields = _kubernetes(annotations, 'io.kubernetes.cri.sandbox-name', 'io.kubernetes.cri.sandbox-namespace',
-                         'io.kubernetes.cri.container-name')
-    if _get(annotations, 'io.kubernetes.cri.container-type') == 'sandbox':
-        fields['container'] = None
-    fields['name'] = fields['container'] or fields['pod']
-    return fields
+    return _pod_member(annotations, ('io.kubernetes.cri.sandbox-name', 'io.kubernetes.cri.sandbox-namespace',
+                                     'io.kubernetes.cri.container-name'), 'io.kubernetes.cri.container-type')
 
 
 def crio(root: str, container_id: str) -> Fields:
@@ -243,12 +249,8 @@ def crio(root: str, container_id: str) -> Fields:
     annotations = _annotations(root, '%s/%s/userdata/config.json' % (CRIO_RUN, container_id))
     if _get(annotations, 'io.container.manager') == 'libpod':
         raise rootfiles.Unknown('unreadable: %s: a podman container, not CRI-O\'s' % container_id)
-    fields = _kubernetes(annotations, 'io.kubernetes.pod.name', 'io.kubernetes.pod.namespace',
-                         'io.kubernetes.container.name')
-    if _get(annotations, 'io.kubernetes.cri-o.ContainerType') == 'sandbox':
-        fields['container'] = None
-    fields['name'] = fields['container'] or fields['pod']
-    return fields
+    return _pod_member(annotations, ('io.kubernetes.pod.name', 'io.kubernetes.pod.namespace',
+                                     'io.kubernetes.container.name'), 'io.kubernetes.cri-o.ContainerType')
 
 
 def init_pid(root: str, path: str) -> 'int | None':

@@ -49,7 +49,6 @@ _DELEGATED = re.compile(r'user@(\d+)\.service\Z')
 _CGROUP_LINE = re.compile(r'(\d+):([^:]*):(/.*)\Z')
 # cgroup.procs of one container's cgroup: 7 bytes a process.
 _PROCS_LIMIT = 16 * 1024 * 1024
-_MOUNTINFO_LIMIT = 4 * 1024 * 1024
 Told = Tuple[Optional[Dict[str, object]], Optional[str]]
 
 
@@ -189,23 +188,7 @@ class Containers(object):
     def _cgroup_mount(self, controllers: str) -> 'str | None':
         """Where the hierarchy of these controllers ('' for cgroup v2) is mounted, on a live /proc only."""
         if self._mounts is None:
-            self._mounts = {}
-            if self.live:
-                try:
-                    raw = _bounded.read_text('/proc/self/mountinfo', _MOUNTINFO_LIMIT)
-                except _bounded.BoundedReadError:
-                    raw = ''
-                for line in raw.split('\n'):
-                    fields = line.split(' ')
-                    if ' - ' not in line or len(fields) < 10 or fields[3] != '/':
-                        continue
-                    kind, _source, options = line.split(' - ', 1)[1].split(' ')[:3]
-                    if kind == 'cgroup2':
-                        self._mounts.setdefault('', fields[4])
-                    elif kind == 'cgroup':
-                        for name in options.split(','):
-                            if name not in ('rw', 'ro') and '=' not in name or name.startswith('name='):
-                                self._mounts.setdefault(name, fields[4])
+            self._mounts = cgroups.hierarchy_mounts(self.proc_root) if self.live else {}
         first = controllers.split(',')[0]
         return self._mounts.get(first)
 

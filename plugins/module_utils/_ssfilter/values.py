@@ -14,6 +14,7 @@ import sys
 from typing import Callable, Iterable, List, Optional, Tuple, Union
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._errors import NetauditError
+from ansible_collections.netaudit.sockets.plugins.module_utils._origin.cgroups import find_cgroup2_mount
 from ansible_collections.netaudit.sockets.plugins.module_utils._ssfilter.c_numbers import (
     MAX_DIGITS, SPACE, c_integer, c_integer_prefix, c_unsigned_prefix,
 )
@@ -359,17 +360,11 @@ def parse_mark(text: str) -> tuple[int, int]:
     return mark & 0xffffffff, mask & 0xffffffff
 
 
-def cgroup2_mount(mounts: str = '/proc/self/mounts') -> str | None:
-    """Where the cgroup2 file system is mounted, None when it is not."""
-    try:
-        with open(mounts, encoding='utf-8', errors='surrogateescape') as handle:
-            for line in handle:
-                fields = line.split()
-                if len(fields) > 2 and fields[2] == 'cgroup2':
-                    return fields[1].replace('\\040', ' ')
-    except OSError:
-        pass
-    return None
+def cgroup2_mount() -> str | None:
+    """Where the cgroup2 file system is mounted (the first cgroup2 mount, as _origin/cgroups.py finds it, the one
+    ss takes), None when it is not."""
+    mount, _problem = find_cgroup2_mount()
+    return mount.path if mount is not None else None
 
 
 def parse_cgroup(text: str) -> int:

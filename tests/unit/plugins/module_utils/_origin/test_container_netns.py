@@ -12,17 +12,8 @@ import os
 import time
 import uuid
 
-import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin.containers import Containers, describe
-
-from support.container_lab import container_lab_in
-
-
-@pytest.fixture
-def container_lab(tmp_path):
-    with container_lab_in(tmp_path) as lab:
-        yield lab
 
 
 POD_UID = '0d6c5e4b_0f3e_4c77_9a62_4bb2ae1c3b8e'

@@ -18,13 +18,7 @@ import pytest
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin import containers
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin.containers import Containers, match_cgroup
 
-from support.container_lab import PODMAN_IDS, container_lab_in
-
-
-@pytest.fixture
-def container_lab(tmp_path):
-    with container_lab_in(tmp_path) as lab:
-        yield lab
+from support.container_lab import PODMAN_IDS
 
 
 def new_id():

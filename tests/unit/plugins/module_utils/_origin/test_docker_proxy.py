@@ -22,14 +22,6 @@ import pytest
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin import docker_proxy
 from ansible_collections.netaudit.sockets.plugins.module_utils._origin.containers import Containers
 
-from support.container_lab import container_lab_in
-
-
-@pytest.fixture
-def container_lab(tmp_path):
-    with container_lab_in(tmp_path) as lab:
-        yield lab
-
 
 REAL_PROXY = '/usr/sbin/docker-proxy'
 ARGUMENTS = ['-proto', 'tcp', '-host-ip', '127.0.0.1', '-host-port', '18080', '-container-ip', '172.17.0.2',

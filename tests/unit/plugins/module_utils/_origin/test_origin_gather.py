@@ -22,13 +22,7 @@ import pytest
 
 from ansible_collections.netaudit.sockets.plugins.module_utils import _gather
 
-from support.container_lab import container_lab_in, runtime_cgroup_parent
-
-
-@pytest.fixture
-def container_lab(tmp_path):
-    with container_lab_in(tmp_path) as lab:
-        yield lab
+from support.container_lab import runtime_cgroup_parent
 
 
 LISTEN = 'import socket, sys, time; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(300)'
